@@ -1,0 +1,1 @@
+"""Pure domain of runflow: plans, phases, rules. No Temporal, no I/O."""

@@ -1,0 +1,64 @@
+"""Durations as coordinators write them: ISO-8601 (``PT45S``, ``P14D``) or short (``45s``, ``10m``, ``2h``, ``14d``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_SHORT = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_ISO = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse a duration; raise ValueError naming the accepted forms."""
+    if isinstance(value, timedelta):
+        result = value
+    elif isinstance(value, bool):
+        raise ValueError(f"bad duration {value!r}")
+    elif isinstance(value, (int, float)):
+        result = timedelta(seconds=value)
+    elif isinstance(value, str):
+        result = _parse_text(value)
+    else:
+        raise ValueError(f"bad duration {value!r}")
+    if result < timedelta(0):
+        raise ValueError(f"duration must not be negative: {value!r}")
+    return result
+
+
+def _parse_text(text: str) -> timedelta:
+    short = _SHORT.match(text)
+    if short:
+        return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
+    iso = _ISO.match(text.strip().upper())
+    if iso and text.strip().upper() not in ("P", "PT") and any(iso.groupdict().values()):
+        parts = {k: float(v) for k, v in iso.groupdict().items() if v}
+        return timedelta(**parts)
+    raise ValueError(
+        f"bad duration {text!r}: use ISO-8601 (PT45S, P14D) or a number with s, m, h, d or w (45s, 10m, 2h, 14d)"
+    )
+
+
+def format_duration(value: timedelta) -> str:
+    """Shortest exact short form (``90s`` -> ``90s``, ``3600s`` -> ``1h``)."""
+    seconds = int(value.total_seconds())
+    if seconds != value.total_seconds():
+        return f"{value.total_seconds()}s"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]

@@ -1,0 +1,152 @@
+"""Data the workflow carries: the lifecycle plan, update/query messages, status.
+
+Everything here crosses Temporal, so it holds ids, times, counts and enums
+only: never a name, an e-mail address or a free-text answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.phases import Phase
+from domain.plan import Location
+
+
+class SessionTimes(BaseModel):
+    no: int
+    start: datetime
+    end: datetime
+    location: Location
+
+
+class LifecyclePlan(BaseModel):
+    """The part of an ActivityPlan the workflow needs. `version` names the stored plan."""
+
+    activity_id: str
+    version: int = 1
+    title: str
+    focus_area: str
+    places: int
+    min_participants: int
+    teams_allowed: bool = False
+    team_min: int = 1
+    team_max: int = 1
+    opens: datetime
+    deadline: datetime
+    reminders_before_deadline: list[timedelta] = []
+    grace_period: timedelta
+    sessions: list[SessionTimes]
+    session_reminder_before: timedelta
+    survey_window: timedelta
+    survey_reminder_after: timedelta
+    attendance_grace: timedelta
+    final_evaluation_after: timedelta
+    follow_up_after: timedelta
+    retention: timedelta
+
+    @property
+    def first_start(self) -> datetime:
+        return self.sessions[0].start
+
+    @property
+    def last_end(self) -> datetime:
+        return self.sessions[-1].end
+
+    def session(self, no: int) -> SessionTimes | None:
+        return next((s for s in self.sessions if s.no == no), None)
+
+
+class SeatStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+
+
+class RegistrationRequest(BaseModel):
+    participant_id: int
+    team_size: int = 1
+
+
+class RegistrationResult(BaseModel):
+    registration_id: str
+    status: SeatStatus
+    waitlist_position: int | None = None
+
+
+class WithdrawalRequest(BaseModel):
+    participant_id: int
+
+
+class WithdrawalResult(BaseModel):
+    registration_id: str
+    previous_status: SeatStatus
+    promoted: list[str] = []
+
+
+class OverrideAction(StrEnum):
+    RUN = "run"
+    EXTEND = "extend"
+    POSTPONE = "postpone"
+    CANCEL = "cancel"
+
+
+class OverrideRequest(BaseModel):
+    action: OverrideAction
+    until: datetime | None = None
+    plan: LifecyclePlan | None = None
+
+
+class AttendanceRequest(BaseModel):
+    session_no: int
+    present: list[int] = Field(default_factory=list)
+
+
+class DecisionBy(StrEnum):
+    ENGINE = "engine"
+    COORDINATOR = "coordinator"
+
+
+class Decision(BaseModel):
+    at: datetime
+    kind: str
+    by: DecisionBy
+    reason: str
+    confirmed: int
+    min_participants: int
+
+
+class SessionStatus(BaseModel):
+    no: int
+    start: datetime
+    end: datetime
+    location: Location
+    attended: int | None = None
+    survey: str = "pending"
+
+
+class NextDue(BaseModel):
+    at: datetime
+    what: str
+
+
+class ActivityStatus(BaseModel):
+    id: str
+    title: str
+    phase: Phase
+    plan_version: int
+    capacity: int
+    min_participants: int
+    confirmed: int
+    waitlisted: int
+    withdrawn: int
+    registrations: int
+    deadline: datetime
+    grace_until: datetime | None = None
+    next_due: NextDue | None = None
+    sessions: list[SessionStatus] = []
+    decisions: list[Decision] = []
+    run_number: int = 1

@@ -1,0 +1,269 @@
+"""The activity plan a coordinator writes (YAML), and its validation.
+
+`load_plan` returns a valid `ActivityPlan` or raises `PlanError` naming every
+problem by its field. `ActivityPlan.lifecycle()` is the part the workflow
+sees: ids, times and counts, no personal data (no organiser e-mail, no rooms).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from domain.durations import Duration
+from domain.reference import ReferenceData
+
+ACTIVITY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Location(StrEnum):
+    SUNDSVALL = "sundsvall"
+    OSTERSUND = "ostersund"
+    BOTH = "both"
+    DIGITAL = "digital"
+
+
+class ActivityFormat(StrEnum):
+    COURSE = "course"
+    SEMINAR_SERIES = "seminar_series"
+    NETWORK_MEETING = "network_meeting"
+    WEBINAR = "webinar"
+    CONFERENCE = "conference"
+    THEME_DAY = "theme_day"
+    SUPERVISOR_TRAINING = "supervisor_training"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SessionPlan(_Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+    location: Location
+    room: str | None = None
+    link: str | None = None
+    title: str | None = None
+
+
+class Teams(_Strict):
+    allowed: bool = False
+    min_size: int = Field(5, ge=1)
+    max_size: int = Field(12, ge=1)
+
+
+class Registration(_Strict):
+    opens: AwareDatetime
+    deadline: AwareDatetime
+    reminders_before_deadline: list[Duration] = []
+
+
+class Surveys(_Strict):
+    window: Duration = timedelta(days=14)
+    reminder_after: Duration = timedelta(days=7)
+    attendance_grace: Duration = timedelta(days=1)
+    final_evaluation_after: Duration = timedelta(days=1)
+    follow_up_after: Duration = timedelta(days=90)
+
+
+class Invitation(_Strict):
+    organisations: list[str] = ["all"]
+
+
+class ActivityPlan(_Strict):
+    id: str
+    title: Annotated[str, Field(min_length=3, max_length=200)]
+    description: str = ""
+    focus_area: Annotated[str, Field(min_length=2)]
+    target_groups: Annotated[list[str], Field(min_length=1)]
+    format: ActivityFormat
+    organiser_email: str
+    places: Annotated[int, Field(ge=1, le=10000)]
+    min_participants: Annotated[int, Field(ge=0)]
+    teams: Teams = Teams()
+    registration: Registration
+    grace_period: Duration = timedelta(days=3)
+    sessions: Annotated[list[SessionPlan], Field(min_length=1, max_length=50)]
+    session_reminder_before: Duration = timedelta(days=2)
+    surveys: Surveys = Surveys()
+    retention: Duration = timedelta(days=365)
+    invitation: Invitation = Invitation()
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_slug(cls, value: str) -> str:
+        if not ACTIVITY_ID.match(value):
+            raise ValueError("must be 3-64 lowercase letters, digits or dashes, e.g. 'lasa-skriva-ht27'")
+        return value
+
+    @field_validator("organiser_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.match(value):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+    def invited_organisations(self, reference: ReferenceData) -> list[str]:
+        if "all" in self.invitation.organisations:
+            return sorted(reference.organisation_ids)
+        return list(dict.fromkeys(self.invitation.organisations))
+
+    def lifecycle(self, version: int = 1) -> "LifecyclePlan":
+        from domain.lifecycle import LifecyclePlan, SessionTimes
+
+        return LifecyclePlan(
+            activity_id=self.id,
+            version=version,
+            title=self.title,
+            focus_area=self.focus_area,
+            places=self.places,
+            min_participants=self.min_participants,
+            teams_allowed=self.teams.allowed,
+            team_min=self.teams.min_size,
+            team_max=self.teams.max_size,
+            opens=self.registration.opens,
+            deadline=self.registration.deadline,
+            reminders_before_deadline=list(self.registration.reminders_before_deadline),
+            grace_period=self.grace_period,
+            sessions=[
+                SessionTimes(no=i, start=s.start, end=s.end, location=s.location)
+                for i, s in enumerate(self.sessions, start=1)
+            ],
+            session_reminder_before=self.session_reminder_before,
+            survey_window=self.surveys.window,
+            survey_reminder_after=self.surveys.reminder_after,
+            attendance_grace=self.surveys.attendance_grace,
+            final_evaluation_after=self.surveys.final_evaluation_after,
+            follow_up_after=self.surveys.follow_up_after,
+            retention=self.retention,
+        )
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class PlanError(ValueError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def plan_problems(plan: ActivityPlan, reference: ReferenceData | None = None) -> list[Problem]:
+    """Cross-field rules that a single field cannot check."""
+    problems: list[Problem] = []
+
+    def add(field: str, message: str) -> None:
+        problems.append(Problem(field=field, message=message))
+
+    if plan.min_participants > plan.places:
+        add("min_participants", f"{plan.min_participants} is above the {plan.places} places")
+    if plan.teams.allowed:
+        if plan.teams.min_size > plan.teams.max_size:
+            add("teams.min_size", f"{plan.teams.min_size} is above teams.max_size {plan.teams.max_size}")
+        if plan.teams.max_size > plan.places:
+            add("teams.max_size", f"{plan.teams.max_size} is above the {plan.places} places")
+    reg = plan.registration
+    if reg.opens >= reg.deadline:
+        add("registration.deadline", "must be after registration.opens")
+    for i, offset in enumerate(reg.reminders_before_deadline):
+        if offset <= timedelta(0):
+            add(f"registration.reminders_before_deadline[{i}]", "must be longer than zero")
+        elif reg.deadline - offset < reg.opens:
+            add(f"registration.reminders_before_deadline[{i}]", "falls before registration opens")
+    first = plan.sessions[0]
+    if reg.deadline > first.start:
+        add("registration.deadline", "is after the first session starts")
+    for i, session in enumerate(plan.sessions):
+        field = f"sessions[{i}]"
+        if session.end <= session.start:
+            add(f"{field}.end", "must be after its start")
+        if session.location is Location.DIGITAL and not session.link:
+            add(f"{field}.link", "a digital session needs a link")
+        if i > 0:
+            previous = plan.sessions[i - 1]
+            if session.start < previous.start:
+                add(f"{field}.start", f"sessions are out of order: starts before sessions[{i - 1}]")
+            elif session.start < previous.end:
+                add(f"{field}.start", f"overlaps sessions[{i - 1}], which ends {previous.end.isoformat()}")
+    surveys = plan.surveys
+    if surveys.window <= timedelta(0):
+        add("surveys.window", "must be longer than zero")
+    elif surveys.reminder_after >= surveys.window:
+        add("surveys.reminder_after", "must be shorter than surveys.window")
+    if surveys.follow_up_after <= surveys.final_evaluation_after:
+        add("surveys.follow_up_after", "must be after surveys.final_evaluation_after")
+    if reference is not None:
+        known = reference.organisation_ids
+        for i, org in enumerate(plan.invitation.organisations):
+            if org != "all" and org not in known:
+                add(f"invitation.organisations[{i}]", f"unknown organisation {org!r}")
+        groups = set(reference.target_groups)
+        for i, group in enumerate(plan.target_groups):
+            if group not in groups:
+                add(f"target_groups[{i}]", f"unknown target group {group!r} (known: {', '.join(sorted(groups))})")
+    return problems
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "plan"
+
+
+def parse_plan(data: Any, reference: ReferenceData | None = None) -> ActivityPlan:
+    if not isinstance(data, dict):
+        raise PlanError([Problem(field="plan", message="must be a mapping of fields (YAML)")])
+    try:
+        plan = ActivityPlan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError(
+            [Problem(field=_location(e["loc"]), message=e["msg"]) for e in exc.errors()]
+        ) from None
+    problems = plan_problems(plan, reference)
+    if problems:
+        raise PlanError(problems)
+    return plan
+
+
+def parse_plan_text(text: str, reference: ReferenceData | None = None) -> ActivityPlan:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlanError([Problem(field="plan", message=f"not valid YAML: {exc}")]) from None
+    return parse_plan(data, reference)
+
+
+def load_plan(path: str, reference: ReferenceData | None = None) -> ActivityPlan:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise PlanError([Problem(field="plan", message=f"cannot read {path}: {exc.strerror}")]) from None
+    return parse_plan_text(text, reference)
+
+
+def shift_plan(plan: ActivityPlan, delta: timedelta) -> ActivityPlan:
+    """The same plan moved in time by `delta` (used by the demo and tests)."""
+    data = plan.model_dump()
+    data["registration"]["opens"] += delta
+    data["registration"]["deadline"] += delta
+    for session in data["sessions"]:
+        session["start"] += delta
+        session["end"] += delta
+    return ActivityPlan.model_validate(data)
+
+
+def first_start(plan: ActivityPlan) -> datetime:
+    return plan.sessions[0].start
