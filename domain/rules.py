@@ -35,8 +35,6 @@ def registration_refusal(phase: Phase, plan: LifecyclePlan, book: SeatBook, req:
             return "this activity takes individual registrations only (team size must be 1)"
         if not plan.team_min <= req.team_size <= plan.team_max:
             return f"team size {req.team_size} is outside {plan.team_min}-{plan.team_max}"
-    elif plan.teams_allowed and plan.team_min > 1:
-        return f"this activity takes teams of {plan.team_min}-{plan.team_max}"
     if req.team_size > plan.places:
         return f"team size {req.team_size} is above the {plan.places} places"
     return None
