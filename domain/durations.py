@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _SHORT = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_FORMS = "use ISO-8601 (PT45S, P14D) or a number with s, m, h, d or w (45s, 10m, 2h, 14d)"
 _ISO = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
@@ -21,13 +22,19 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, bool):
-        raise ValueError(f"bad duration {value!r}")
+        raise ValueError(f"bad duration {value!r}: {_FORMS}")
     elif isinstance(value, (int, float)):
-        result = timedelta(seconds=value)
+        try:
+            result = timedelta(seconds=value)
+        except (OverflowError, ValueError):  # inf, nan, too large: a ValueError so pydantic reports it
+            raise ValueError(f"bad duration {value!r}: out of range") from None
     elif isinstance(value, str):
-        result = _parse_text(value)
+        try:
+            result = _parse_text(value)
+        except OverflowError:
+            raise ValueError(f"bad duration {value!r}: out of range") from None
     else:
-        raise ValueError(f"bad duration {value!r}")
+        raise ValueError(f"bad duration {value!r}: {_FORMS}")
     if result < timedelta(0):
         raise ValueError(f"duration must not be negative: {value!r}")
     return result
@@ -41,16 +48,15 @@ def _parse_text(text: str) -> timedelta:
     if iso and text.strip().upper() not in ("P", "PT") and any(iso.groupdict().values()):
         parts = {k: float(v) for k, v in iso.groupdict().items() if v}
         return timedelta(**parts)
-    raise ValueError(
-        f"bad duration {text!r}: use ISO-8601 (PT45S, P14D) or a number with s, m, h, d or w (45s, 10m, 2h, 14d)"
-    )
+    raise ValueError(f"bad duration {text!r}: {_FORMS}")
 
 
 def format_duration(value: timedelta) -> str:
-    """Shortest exact short form (``90s`` -> ``90s``, ``3600s`` -> ``1h``)."""
+    """Shortest exact short form (``90s`` -> ``90s``, ``3600s`` -> ``1h``); ISO-8601 with fractional seconds otherwise."""
+    if value.microseconds:  # the short form takes whole numbers only; keep it exact and parseable
+        days = f"{value.days}D" if value.days else ""
+        return f"P{days}T{value.seconds}.{value.microseconds:06d}S"
     seconds = int(value.total_seconds())
-    if seconds != value.total_seconds():
-        return f"{value.total_seconds()}s"
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"

@@ -1,0 +1,198 @@
+"""SQLModel tables: the store is the system of record for people, registrations, answers and reports.
+
+Times are stored in UTC (`UTCDateTime` makes SQLite give them back aware).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, LargeBinary, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utc_column(nullable: bool = True) -> Column:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Organisation(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    short_name: str
+    kind: str
+    region: str | None = None
+
+
+class Contact(SQLModel, table=True):
+    """An invitation recipient: an organisation's contact, for one target group or (None) all."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "email", "target_group"),)
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: str = Field(foreign_key="organisation.id", index=True)
+    target_group: str | None = None
+    name: str
+    email: str
+
+
+class Activity(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    title: str
+    focus_area: str
+    format: str
+    organiser_email: str | None
+    current_version: int = 0
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class ActivityPlanVersion(SQLModel, table=True):
+    __tablename__ = "activity_plan_version"
+    __table_args__ = (UniqueConstraint("activity_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    version: int
+    plan_json: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class ActivitySession(SQLModel, table=True):
+    __tablename__ = "activity_session"
+    __table_args__ = (UniqueConstraint("activity_id", "plan_version", "session_no"),)
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    plan_version: int
+    session_no: int
+    start: datetime = Field(sa_column=utc_column(False))
+    end: datetime = Field(sa_column=utc_column(False))
+    location: str
+    room: str | None = None
+    link: str | None = None
+
+
+class Participant(SQLModel, table=True):
+    """A person registered for one activity. Name, e-mail and school are erased by anonymisation."""
+
+    __table_args__ = (UniqueConstraint("activity_id", "email"),)
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    name: str | None
+    email: str | None
+    organisation_id: str = Field(foreign_key="organisation.id")
+    role: str
+    school: str | None = None
+    anonymised: bool = False
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class Registration(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=100)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    status: str
+    team_size: int = 1
+    seq: int
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+    updated_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class Attendance(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("activity_id", "session_no", "participant_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    session_no: int
+    participant_id: int = Field(foreign_key="participant.id")
+    organisation_id: str
+    role: str
+    present: bool = True
+
+
+class SurveyInvitation(SQLModel, table=True):
+    """One participant's invitation to one survey; the token is the only link to the answer."""
+
+    __tablename__ = "survey_invitation"
+    __table_args__ = (UniqueConstraint("activity_id", "survey", "participant_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    survey: str
+    participant_id: int | None = Field(default=None, foreign_key="participant.id")
+    token: str = Field(unique=True, index=True)
+    sent_at: datetime = Field(sa_column=utc_column(False))
+    closes_at: datetime = Field(sa_column=utc_column(False))
+    reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    answered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    closed: bool = False
+
+
+class SurveyAnswer(SQLModel, table=True):
+    """An answer, stored without the participant: only organisation and role are kept for statistics."""
+
+    __tablename__ = "survey_answer"
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    survey: str
+    organisation_id: str
+    role: str
+    answers_json: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every e-mail, keyed by its business key (activity, purpose, recipient, session): sent at most once."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=300)
+    activity_id: str = Field(index=True)
+    purpose: str
+    recipient: str | None
+    subject: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    attachments_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    status: str = "pending"  # pending | sending | sent
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+    claimed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=300)
+    activity_id: str = Field(index=True)
+    at: datetime = Field(sa_column=utc_column(False))
+    kind: str
+    by: str
+    reason: str
+    details_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class Report(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+    markdown: str = Field(sa_column=Column(Text, nullable=False))
+    csv: str = Field(sa_column=Column(Text, nullable=False))
+    chart_png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    summary_json: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,0 +1,37 @@
+"""Settings from the environment (same names everywhere: CLI, worker, web, compose)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNFLOW_", extra="ignore")
+
+    temporal_address: str = Field("localhost:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "RUNFLOW_TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field("default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "RUNFLOW_TEMPORAL_NAMESPACE"))
+    task_queue: str = "runflow"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "RUN <run@runflow.example.se>"
+    web_base_url: str = "http://localhost:8000"
+    log_format: str = "console"  # console | json
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'runflow.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
