@@ -188,11 +188,10 @@ class Store:
                 raise StoreError(f"unknown organisation {organisation_id!r}")
             row = s.exec(select(Participant).where(Participant.activity_id == activity_id,
                                                    Participant.email == email)).first()
-            if row is None:
-                row = Participant(activity_id=activity_id, email=email, name=name, organisation_id=organisation_id,
-                                  role=role, school=school)
-            else:
-                row.name, row.organisation_id, row.role, row.school = name, organisation_id, role, school
+            if row is not None:  # details are kept as first given: a refused re-registration changes nothing
+                return row.id
+            row = Participant(activity_id=activity_id, email=email, name=name, organisation_id=organisation_id,
+                              role=role, school=school)
             s.add(row)
             s.flush()
             return row.id

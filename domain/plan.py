@@ -109,9 +109,9 @@ class ActivityPlan(_Strict):
             raise ValueError(f"not an e-mail address: {value!r}")
         return value
 
-    def invited_organisations(self, reference: ReferenceData) -> list[str]:
+    def invited_organisations(self, known: set[str]) -> list[str]:
         if "all" in self.invitation.organisations:
-            return sorted(reference.organisation_ids)
+            return sorted(known)
         return list(dict.fromkeys(self.invitation.organisations))
 
     def lifecycle(self, version: int = 1) -> "LifecyclePlan":

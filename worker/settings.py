@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     web_base_url: str = "http://localhost:8000"
     log_format: str = "console"  # console | json
     log_level: str = "INFO"
+    secret_key: str = "dev-only-change-me"
 
     @property
     def effective_database_url(self) -> str:

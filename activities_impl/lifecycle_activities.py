@@ -1,0 +1,268 @@
+"""The lifecycle workflow's activities: every side effect, each idempotent under retries.
+
+E-mails go through the outbox keyed by (activity, purpose, recipient, session/survey),
+so a retried activity never sends a message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from temporalio import activity
+
+from activities_impl import calendar as ics
+from activities_impl import report as reports
+from activities_impl.compose import FORMAT_NAMES, Composer, survey_text, when
+from activities_impl.outbox import Attachment, Envelope, Outbox
+from activities_impl.store import Store
+from domain.commands import (
+    Announcement,
+    AnnouncementKind,
+    AttendanceRecord,
+    DeadlineReminder,
+    DecisionRecord,
+    LowEnrolmentNotice,
+    PlanRef,
+    RegistrationRecord,
+    SessionReminder,
+    SurveyCount,
+    SurveySend,
+    SurveyStep,
+    WithdrawalRecord,
+)
+from domain.lifecycle import SeatStatus
+from domain.plan import ActivityPlan
+from domain.tables import Participant, Registration
+
+ICS = "text/calendar; method="
+
+
+class LifecycleActivities:
+    def __init__(self, store: Store, outbox: Outbox, composer: Composer):
+        self.store, self.outbox, self.composer = store, outbox, composer
+
+    # -- helpers ---------------------------------------------------------
+    async def _plan(self, ref: PlanRef) -> ActivityPlan:
+        return await asyncio.to_thread(self.store.plan, ref.activity_id, ref.plan_version)
+
+    def _context(self, plan: ActivityPlan) -> dict:
+        return {
+            "plan": plan,
+            "format_name": FORMAT_NAMES.get(plan.format.value, "en aktivitet"),
+            "deadline": when(plan.registration.deadline),
+            "activity_url": self.composer.activity_url(plan.id),
+            "sessions": [
+                {"no": no, "when": when(s.start, s.end), "where": ics.location_text(s)}
+                for no, s in enumerate(plan.sessions, start=1)
+            ],
+        }
+
+    def _calendar(self, plan: ActivityPlan, version: int, method: str = "PUBLISH",
+                  session_nos: list[int] | None = None) -> Attachment:
+        data = ics.build_calendar(plan, version, method=method, session_nos=session_nos)
+        return Attachment(f"{plan.id}.ics", ICS + method, data)
+
+    def _mail(self, plan: ActivityPlan, key: str, purpose: str, recipient: str, template: str,
+              attachments: list[Attachment] | None = None, **context) -> Envelope:
+        subject, body = self.composer.render(template, **self._context(plan), **context)
+        return Envelope(key=key, activity_id=plan.id, purpose=purpose, recipient=recipient, subject=subject,
+                        body=body, attachments=attachments or [])
+
+    async def _registrations(self, activity_id: str, ids: list[str]) -> list[tuple[Registration, Participant]]:
+        if not ids:
+            return []
+        return await asyncio.to_thread(self.store.registrations, activity_id, None, ids)
+
+    # -- open ------------------------------------------------------------
+    @activity.defn(name="make_plan_current")
+    async def make_plan_current(self, ref: PlanRef) -> None:
+        await asyncio.to_thread(self.store.make_current, ref.activity_id, ref.plan_version)
+
+    @activity.defn(name="send_invitation")
+    async def send_invitation(self, ref: PlanRef) -> int:
+        plan = await self._plan(ref)
+        return await self._to_contacts(plan, "invitation", "invitation", f"v{ref.plan_version}")
+
+    @activity.defn(name="send_deadline_reminder")
+    async def send_deadline_reminder(self, reminder: DeadlineReminder) -> int:
+        plan = await self._plan(reminder)
+        return await self._to_contacts(plan, "deadline-reminder", "deadline_reminder",
+                                       reminder.due.isoformat())
+
+    async def _to_contacts(self, plan: ActivityPlan, purpose: str, template: str, occasion: str) -> int:
+        organisations = plan.invited_organisations(await asyncio.to_thread(self.store.organisation_ids))
+        contacts = await asyncio.to_thread(self.store.contacts, organisations, plan.target_groups)
+        envelopes = [
+            self._mail(plan, f"{plan.id}|{purpose}|c{c.id}|{occasion}", purpose, c.email, template)
+            for c in contacts
+        ]
+        await self.outbox.send(envelopes)
+        return len(envelopes)
+
+    @activity.defn(name="record_registration")
+    async def record_registration(self, record: RegistrationRecord) -> None:
+        await asyncio.to_thread(
+            self.store.record_registration, registration_id=record.registration_id, activity_id=record.activity_id,
+            participant_id=record.participant_id, status=record.status.value, team_size=record.team_size,
+            seq=record.seq)
+        plan = await self._plan(record)
+        [(registration, participant)] = await self._registrations(record.activity_id, [record.registration_id])
+        confirmed = record.status is SeatStatus.CONFIRMED
+        await self.outbox.send([self._mail(
+            plan, f"{plan.id}|registration|{record.registration_id}", "registration", participant.email,
+            "registration_confirmed" if confirmed else "registration_waitlisted",
+            attachments=[self._calendar(plan, record.plan_version)] if confirmed else [],
+            participant=participant, team_size=record.team_size, position=record.waitlist_position,
+            withdraw_url=self.composer.withdraw_url(record.registration_id))])
+
+    @activity.defn(name="record_withdrawal")
+    async def record_withdrawal(self, record: WithdrawalRecord) -> None:
+        await asyncio.to_thread(self.store.set_registration_status, [record.registration_id], SeatStatus.WITHDRAWN)
+        await asyncio.to_thread(self.store.set_registration_status, record.promoted, SeatStatus.CONFIRMED)
+        plan = await self._plan(record)
+        envelopes = []
+        for registration, participant in await self._registrations(record.activity_id, [record.registration_id]):
+            envelopes.append(self._mail(plan, f"{plan.id}|withdrawal|{registration.id}", "withdrawal",
+                                        participant.email, "withdrawal_confirmed", participant=participant))
+        for registration, participant in await self._registrations(record.activity_id, record.promoted):
+            envelopes.append(self._mail(
+                plan, f"{plan.id}|promoted|{registration.id}", "promoted", participant.email, "promoted",
+                attachments=[self._calendar(plan, record.plan_version)], participant=participant,
+                withdraw_url=self.composer.withdraw_url(registration.id)))
+        await self.outbox.send(envelopes)
+
+    # -- deciding --------------------------------------------------------
+    @activity.defn(name="record_decision")
+    async def record_decision(self, record: DecisionRecord) -> None:
+        d = record.decision
+        await asyncio.to_thread(
+            self.store.audit, key=f"{record.activity_id}|{record.key}", activity_id=record.activity_id, at=d.at,
+            kind=d.kind, by=d.by.value, reason=d.reason,
+            details={"confirmed": d.confirmed, "min_participants": d.min_participants})
+
+    @activity.defn(name="notify_low_enrolment")
+    async def notify_low_enrolment(self, notice: LowEnrolmentNotice) -> None:
+        plan = await self._plan(notice)
+        await self.outbox.send([self._mail(
+            plan, f"{plan.id}|low-enrolment|organiser|v{notice.plan_version}|{notice.grace_until.isoformat()}",
+            "low-enrolment", plan.organiser_email, "low_enrolment", confirmed=notice.confirmed,
+            grace_until=when(notice.grace_until))])
+
+    @activity.defn(name="announce")
+    async def announce(self, announcement: Announcement) -> int:
+        """Tell registrants that the activity runs, is cancelled, or has new dates."""
+        plan = await self._plan(announcement)
+        kind = announcement.kind
+        if kind is AnnouncementKind.CANCELLED:
+            await asyncio.to_thread(self.store.set_registration_status,
+                                    announcement.confirmed_ids + announcement.waitlisted_ids, SeatStatus.CANCELLED)
+        else:
+            await asyncio.to_thread(self.store.set_registration_status, announcement.confirmed_ids,
+                                    SeatStatus.CONFIRMED)
+        method = "CANCEL" if kind is AnnouncementKind.CANCELLED else "PUBLISH"
+        waitlisted = set(announcement.waitlisted_ids)
+        ids = announcement.confirmed_ids + ([] if kind is AnnouncementKind.CONFIRMED else announcement.waitlisted_ids)
+        envelopes = []
+        for registration, participant in await self._registrations(plan.id, ids):
+            on_list = registration.id in waitlisted
+            attach = [] if on_list else [self._calendar(plan, announcement.plan_version, method)]
+            envelopes.append(self._mail(
+                plan, f"{plan.id}|{kind.value}|{registration.id}|v{announcement.plan_version}", kind.value,
+                participant.email, f"activity_{kind.value}", attachments=attach, participant=participant,
+                waitlisted=on_list, low_enrolment=announcement.low_enrolment,
+                withdraw_url=self.composer.withdraw_url(registration.id)))
+        await self.outbox.send(envelopes)
+        return len(envelopes)
+
+    # -- running ---------------------------------------------------------
+    @activity.defn(name="send_session_reminder")
+    async def send_session_reminder(self, reminder: SessionReminder) -> int:
+        plan = await self._plan(reminder)
+        session = plan.sessions[reminder.session_no - 1]
+        info = {"no": reminder.session_no, "when": when(session.start, session.end),
+                "where": ics.location_text(session)}
+        people = await asyncio.to_thread(self.store.participants, reminder.participant_ids)
+        calendar = self._calendar(plan, reminder.plan_version, session_nos=[reminder.session_no])
+        envelopes = [
+            self._mail(plan, f"{plan.id}|session-reminder|p{p.id}|s{reminder.session_no}", "session-reminder",
+                       p.email, "session_reminder", attachments=[calendar], participant=p, session=info)
+            for p in people if p.email
+        ]
+        await self.outbox.send(envelopes)
+        return len(envelopes)
+
+    @activity.defn(name="record_attendance")
+    async def record_attendance(self, record: AttendanceRecord) -> int:
+        return await asyncio.to_thread(self.store.record_attendance, record.activity_id, record.session_no,
+                                       record.participant_ids)
+
+    @activity.defn(name="send_survey")
+    async def send_survey(self, send: SurveySend) -> int:
+        plan = await self._plan(send)
+        invitations = await asyncio.to_thread(self.store.create_survey_invitations, plan.id, send.survey,
+                                              send.participant_ids, send.sent_at, send.closes_at)
+        return await self._survey_mails(plan, send.survey, invitations, "survey", "survey_invitation")
+
+    @activity.defn(name="remind_survey")
+    async def remind_survey(self, step: SurveyStep) -> int:
+        """One reminder, only to those who have not answered."""
+        plan = await self._plan(step)
+        waiting = await asyncio.to_thread(self.store.survey_invitations, plan.id, step.survey, unanswered=True)
+        sent = await self._survey_mails(plan, step.survey, waiting, "survey-reminder", "survey_reminder")
+        await asyncio.to_thread(self.store.mark_reminded, [i.id for i in waiting], step.at)
+        return sent
+
+    async def _survey_mails(self, plan: ActivityPlan, survey: str, invitations, purpose: str, template: str) -> int:
+        people = {p.id: p for p in await asyncio.to_thread(
+            self.store.participants, [i.participant_id for i in invitations if i.participant_id])}
+        title, intro = survey_text(survey)
+        envelopes = [
+            self._mail(plan, f"{plan.id}|{purpose}|p{i.participant_id}|{survey}", purpose,
+                       people[i.participant_id].email, template, participant=people[i.participant_id],
+                       survey_title=title, survey_intro=intro, survey_url=self.composer.survey_url(i.token),
+                       closes=when(i.closes_at))
+            for i in invitations if i.participant_id in people and people[i.participant_id].email
+        ]
+        await self.outbox.send(envelopes)
+        return len(envelopes)
+
+    @activity.defn(name="close_survey")
+    async def close_survey(self, step: SurveyStep) -> SurveyCount:
+        await asyncio.to_thread(self.store.close_survey, step.activity_id, step.survey)
+        invitations = await asyncio.to_thread(self.store.survey_invitations, step.activity_id, step.survey)
+        return SurveyCount(invited=len(invitations), answered=sum(1 for i in invitations if i.answered_at))
+
+    # -- completed and anonymised ---------------------------------------
+    @activity.defn(name="send_report")
+    async def send_report(self, ref: PlanRef) -> None:
+        report = await asyncio.to_thread(self.store.report, ref.activity_id)
+        if report is None:
+            report = await asyncio.to_thread(self.store.save_report,
+                                             await asyncio.to_thread(reports.build_report, self.store, ref.activity_id))
+        plan = await self._plan(ref)
+        summary = json.loads(report.summary_json)
+        attachments = [
+            Attachment(f"{plan.id}-rapport.md", "text/markdown", report.markdown.encode()),
+            Attachment(f"{plan.id}-deltagare.csv", "text/csv", report.csv.encode()),
+            Attachment(f"{plan.id}-deltagare.png", "image/png", report.chart_png),
+        ]
+        anonymise_at = report.created_at + plan.retention
+        await self.outbox.send([self._mail(
+            plan, f"{plan.id}|report|organiser", "report", plan.organiser_email, "report",
+            attachments=attachments, summary=_summary_counts(summary), anonymise_at=when(anonymise_at))])
+
+    @activity.defn(name="anonymise")
+    async def anonymise(self, ref: PlanRef) -> int:
+        return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id)
+
+    def all(self) -> list:
+        return [self.make_plan_current, self.send_invitation, self.send_deadline_reminder, self.record_registration,
+                self.record_withdrawal, self.record_decision, self.notify_low_enrolment, self.announce,
+                self.send_session_reminder, self.record_attendance, self.send_survey, self.remind_survey,
+                self.close_survey, self.send_report, self.anonymise]
+
+
+def _summary_counts(summary: dict) -> dict:
+    return {"confirmed": summary.get("confirmed", 0), "answers": summary.get("answers", 0),
+            "invited": summary.get("invited", 0)}

@@ -1,0 +1,108 @@
+"""The outbox: every e-mail is first stored under its business key, then sent at most once.
+
+A message is claimed (status `sending`) before the SMTP call and marked
+`sent` after it; a failed call releases the claim so the activity's retry
+sends it again. A claim left by a killed worker is taken over after a lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+
+
+from temporalio import activity
+
+from activities_impl.mailer import Mailer
+from activities_impl.store import Store
+from domain.tables import OutboxMessage
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Envelope:
+    key: str
+    activity_id: str
+    purpose: str
+    recipient: str
+    subject: str
+    body: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def row(self) -> OutboxMessage:
+        return OutboxMessage(
+            key=self.key, activity_id=self.activity_id, purpose=self.purpose, recipient=self.recipient,
+            subject=self.subject, body=self.body,
+            attachments_json=json.dumps([
+                {"filename": a.filename, "content_type": a.content_type, "data": base64.b64encode(a.data).decode()}
+                for a in self.attachments
+            ]),
+        )
+
+
+def message_id(key: str) -> str:
+    """A Message-ID derived from the business key, so a duplicate (if one ever slips through) is recognisable."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@runflow>"
+
+
+def to_email(row: OutboxMessage, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Message-ID"] = message_id(row.key)
+    message["X-Runflow-Key"] = hashlib.sha256(row.key.encode()).hexdigest()[:16]
+    message["X-Runflow-Purpose"] = row.purpose
+    message.set_content(row.body)
+    for item in json.loads(row.attachments_json):
+        maintype, subtype = item["content_type"].split(";")[0].split("/")
+        params = {}
+        if "method=" in item["content_type"]:
+            params["method"] = item["content_type"].split("method=")[1]
+        message.add_attachment(base64.b64decode(item["data"]), maintype=maintype, subtype=subtype,
+                               filename=item["filename"], params=params)
+    return message
+
+
+class Outbox:
+    def __init__(self, store: Store, mailer: Mailer, sender: str):
+        self.store, self.mailer, self.sender = store, mailer, sender
+
+    async def send(self, envelopes: list[Envelope]) -> int:
+        """Store then deliver; returns how many were delivered by this call."""
+        if not envelopes:
+            return 0
+        keys = await asyncio.to_thread(self.store.enqueue, [e.row() for e in envelopes])
+        delivered = 0
+        for key in keys:
+            delivered += await self.deliver(key)
+        return delivered
+
+    async def deliver(self, key: str) -> int:
+        now = datetime.now(timezone.utc)
+        row = await asyncio.to_thread(self.store.claim, key, now)
+        if row is None:
+            return 0
+        try:
+            await self.mailer.send(to_email(row, self.sender))
+        except Exception:
+            await asyncio.to_thread(self.store.release, key)
+            raise
+        await asyncio.to_thread(self.store.mark_sent, key, datetime.now(timezone.utc))
+        if activity.in_activity():
+            activity.heartbeat(key)
+        return 1
+
+
+

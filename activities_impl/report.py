@@ -1,0 +1,348 @@
+"""The final report of an activity: counts from the store, rendered as Markdown, CSV and a PNG chart.
+
+`collect_report_data` reads the store into a `ReportData` of counts only: no
+names, e-mail addresses, schools or free-text answers, so the report can be
+kept after the activity's personal data is anonymised. People are counted per
+registration's `team_size` (a team of 5 counts as 5). `build_report` renders
+it into a (not yet saved) `Report` row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from sqlmodel import select
+
+from activities_impl.calendar import location_text
+from activities_impl.store import Store
+from domain.lifecycle import SeatStatus
+from domain.tables import Organisation, Participant, Registration, Report, SurveyAnswer, SurveyInvitation
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+FORMAT_NAMES = {
+    "course": "kurs", "seminar_series": "seminarieserie", "network_meeting": "nätverksträff",
+    "webinar": "webbinarium", "conference": "konferens", "theme_day": "temadag",
+    "supervisor_training": "handledarutbildning",
+}
+SESSION_SURVEY = re.compile(r"^s(\d+)$")
+
+
+class SessionRow(NamedTuple):
+    no: int
+    start: datetime
+    location: str
+
+
+class SurveyRow(NamedTuple):
+    survey: str
+    invited: int
+    answered: int
+
+
+@dataclass
+class ReportData:
+    activity_id: str
+    title: str
+    focus_area: str
+    format: str
+    places: int
+    min_participants: int
+    sessions: list[SessionRow]
+    registrations_by_org: dict[str, int]
+    registrations_by_role: dict[str, int]
+    attendance_by_session: dict[int, int]
+    surveys: list[SurveyRow]
+    answer_summary: dict[str, dict[str, Any]]
+    free_text_count: int = 0
+    withdrawn: int = 0
+    waitlisted_at_end: int = 0
+    decisions: list[tuple[datetime, str, str]] = field(default_factory=list)
+
+    @property
+    def participants(self) -> int:
+        return sum(self.registrations_by_org.values())
+
+
+def survey_order(survey: str) -> tuple[int, int, str]:
+    """Session surveys by number, then the final evaluation, the follow-up, anything else."""
+    match = SESSION_SURVEY.match(survey)
+    if match:
+        return (0, int(match.group(1)), survey)
+    return ({"final": 1, "follow-up": 2}.get(survey, 3), 0, survey)
+
+
+def survey_label(survey: str) -> str:
+    match = SESSION_SURVEY.match(survey)
+    if match:
+        return f"Träff {match.group(1)}"
+    return {"final": "Slututvärdering", "follow-up": "Uppföljning"}.get(survey, survey)
+
+
+def _by_count(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+
+def summarise_answers(answers: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """(summary, free-text count) of one survey's answers.
+
+    Numbers are averaged per question ("questions": {key: {"mean", "count"}});
+    booleans and lists of options are counted per value ("choices"); non-empty
+    strings are only counted as free text, never copied.
+    """
+    numbers: dict[str, list[float]] = defaultdict(list)
+    choices: dict[str, Counter[str]] = defaultdict(Counter)
+    free_text = 0
+    for answer in answers:
+        for key, value in answer.items():
+            if isinstance(value, bool):
+                choices[key]["ja" if value else "nej"] += 1
+            elif isinstance(value, (int, float)):
+                numbers[key].append(float(value))
+            elif isinstance(value, str):
+                free_text += bool(value.strip())
+            elif isinstance(value, list):
+                choices[key].update(str(option) for option in value)
+    summary = {
+        "answers": len(answers),
+        "questions": {key: {"mean": round(sum(v) / len(v), 2), "count": len(v)} for key, v in sorted(numbers.items())},
+        "choices": {key: dict(sorted(c.items())) for key, c in sorted(choices.items())},
+    }
+    return summary, free_text
+
+
+def collect_report_data(store: Store, activity_id: str) -> ReportData:
+    """Counts for the report of `activity_id`, from its current plan and the store."""
+    plan = store.plan(activity_id)
+    confirmed_by_org: Counter[str] = Counter()
+    confirmed_by_role: Counter[str] = Counter()
+    people_by_status: Counter[str] = Counter()
+    with store.session() as s:
+        rows = s.exec(select(Registration.status, Registration.team_size, Participant.role, Organisation.short_name)
+                      .join(Participant, Participant.id == Registration.participant_id)
+                      .join(Organisation, Organisation.id == Participant.organisation_id)
+                      .where(Registration.activity_id == activity_id))
+        for status, team_size, role, organisation in rows:
+            people_by_status[status] += team_size
+            if status == SeatStatus.CONFIRMED.value:
+                confirmed_by_org[organisation] += team_size
+                confirmed_by_role[role] += team_size
+        invitations = list(s.exec(select(SurveyInvitation.survey, SurveyInvitation.answered_at)
+                                  .where(SurveyInvitation.activity_id == activity_id)))
+        answers = list(s.exec(select(SurveyAnswer.survey, SurveyAnswer.answers_json)
+                              .where(SurveyAnswer.activity_id == activity_id).order_by(SurveyAnswer.id)))
+
+    attendance = {no: 0 for no in range(1, len(plan.sessions) + 1)}
+    for row in store.attendance(activity_id):
+        if row.present:
+            attendance[row.session_no] = attendance.get(row.session_no, 0) + 1
+
+    invited: Counter[str] = Counter()
+    answered: Counter[str] = Counter()
+    for survey, answered_at in invitations:
+        invited[survey] += 1
+        answered[survey] += answered_at is not None
+    by_survey: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for survey, answers_json in answers:
+        value = json.loads(answers_json)
+        by_survey[survey].append(value if isinstance(value, dict) else {})
+    answer_summary: dict[str, dict[str, Any]] = {}
+    free_text = 0
+    for survey in sorted(by_survey, key=survey_order):
+        answer_summary[survey], count = summarise_answers(by_survey[survey])
+        free_text += count
+
+    return ReportData(
+        activity_id=plan.id,
+        title=plan.title,
+        focus_area=plan.focus_area,
+        format=plan.format.value,
+        places=plan.places,
+        min_participants=plan.min_participants,
+        sessions=[SessionRow(no, s.start, location_text(s)) for no, s in enumerate(plan.sessions, start=1)],
+        registrations_by_org=_by_count(confirmed_by_org),
+        registrations_by_role=_by_count(confirmed_by_role),
+        attendance_by_session=dict(sorted(attendance.items())),
+        surveys=[SurveyRow(sv, invited[sv], answered[sv]) for sv in sorted(invited, key=survey_order)],
+        answer_summary=answer_summary,
+        free_text_count=free_text,
+        withdrawn=people_by_status[SeatStatus.WITHDRAWN.value],
+        waitlisted_at_end=people_by_status[SeatStatus.WAITLISTED.value],
+        decisions=[(entry.at, entry.kind, entry.reason) for entry in store.audit_log(activity_id)],
+    )
+
+
+# -- rendering -----------------------------------------------------------------
+
+
+def _local(at: datetime) -> str:
+    return f"{at.astimezone(STOCKHOLM):%Y-%m-%d %H.%M}"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)} %" if whole else "–"
+
+
+def render_markdown(data: ReportData) -> str:
+    """The report in Swedish Markdown (times in Swedish time)."""
+    total = data.participants
+    out = [
+        f"# Slutrapport: {data.title}",
+        "",
+        f"- Aktivitet: `{data.activity_id}`",
+        f"- Insatsområde: {data.focus_area}",
+        f"- Format: {FORMAT_NAMES.get(data.format, data.format)}",
+        f"- Platser: {data.places} (minst {data.min_participants} deltagare)",
+        f"- Bekräftade deltagare: {total}",
+        f"- Avanmälda: {data.withdrawn}",
+        f"- På reservlistan vid slutet: {data.waitlisted_at_end}",
+        "",
+        "## Tillfällen",
+        "",
+        "| Tillfälle | Start | Plats |",
+        "|---:|---|---|",
+        *(f"| {s.no} | {_local(s.start)} | {_cell(s.location)} |" for s in data.sessions),
+        "",
+        "## Deltagare per kommun/organisation",
+        "",
+        "| Kommun/organisation | Deltagare |",
+        "|---|---:|",
+        *(f"| {_cell(org)} | {n} |" for org, n in data.registrations_by_org.items()),
+        f"| **Totalt** | **{total}** |",
+        "",
+        "### Deltagare per roll",
+        "",
+        "| Roll | Deltagare |",
+        "|---|---:|",
+        *(f"| {_cell(role)} | {n} |" for role, n in data.registrations_by_role.items()),
+        "",
+        "## Närvaro per tillfälle",
+        "",
+        "| Tillfälle | Närvarande | Andel av bekräftade |",
+        "|---:|---:|---:|",
+        *(f"| {no} | {n} | {_percent(n, total)} |" for no, n in data.attendance_by_session.items()),
+        "",
+        "## Svarsfrekvens",
+        "",
+    ]
+    if data.surveys:
+        out += ["| Enkät | Inbjudna | Svar | Svarsfrekvens |", "|---|---:|---:|---:|"]
+        out += [f"| {survey_label(s.survey)} | {s.invited} | {s.answered} | {_percent(s.answered, s.invited)} |"
+                for s in data.surveys]
+    else:
+        out.append("Inga enkäter har skickats.")
+    out += ["", "## Utvärdering", ""]
+    if not data.answer_summary:
+        out.append("Inga svar.")
+    for survey, summary in data.answer_summary.items():
+        out += [f"### {survey_label(survey)} ({summary['answers']} svar)", ""]
+        if summary["questions"]:
+            out += ["| Fråga | Medelvärde | Antal svar |", "|---|---:|---:|"]
+            out += [f"| {_cell(q)} | {_decimal(v['mean'])} | {v['count']} |" for q, v in summary["questions"].items()]
+            out.append("")
+        for question, counts in summary["choices"].items():
+            out.append(f"- {_cell(question)}: " + ", ".join(f"{_cell(k)} {n}" for k, n in counts.items()))
+        if summary["choices"]:
+            out.append("")
+    out += [f"Fritextsvar: {data.free_text_count} (redovisas inte i rapporten).", "", "## Beslut", ""]
+    if data.decisions:
+        out += ["| Tid | Beslut | Motivering |", "|---|---|---|"]
+        out += [f"| {_local(at)} | {_cell(kind)} | {_cell(reason)} |" for at, kind, reason in data.decisions]
+    else:
+        out.append("Inga beslut registrerade.")
+    return "\n".join(out) + "\n"
+
+
+def render_csv(data: ReportData) -> str:
+    """Two CSV tables separated by one blank line.
+
+    First `organisation,deltagare` with one row per organisation (confirmed
+    participants), then `tillfälle,närvarande` with one row per session.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["organisation", "deltagare"])
+    writer.writerows(data.registrations_by_org.items())
+    writer.writerow([])
+    writer.writerow(["tillfälle", "närvarande"])
+    writer.writerows(data.attendance_by_session.items())
+    return buffer.getvalue()
+
+
+def render_chart(data: ReportData) -> bytes:
+    """A PNG horizontal bar chart of confirmed participants per municipality/organisation.
+
+    Uses the object-oriented Agg API (no pyplot), so there is no global figure
+    state to close and it is safe in the worker's threads.
+    """
+    names = list(data.registrations_by_org)[::-1]  # largest on top
+    counts = [data.registrations_by_org[name] for name in names]
+    figure = Figure(figsize=(8, 1.5 + 0.35 * max(len(names), 1)), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if names:
+        bars = axes.barh(names, counts, color="#2b6f9e")
+        axes.bar_label(bars, padding=3)
+        axes.set_xlim(0, max(counts) * 1.15)
+    else:
+        axes.text(0.5, 0.5, "Inga bekräftade deltagare", ha="center", va="center", transform=axes.transAxes)
+        axes.set_yticks([])
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("Antal deltagare")
+    axes.set_title(f"Deltagare per kommun/organisation\n{data.title}")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def summary(data: ReportData) -> dict[str, Any]:
+    """The counts as JSON-ready data (the Report row's summary_json).
+
+    Totals on top: `confirmed` participants, survey `invited` and `answers` over all surveys.
+    """
+    return {
+        "activity_id": data.activity_id,
+        "title": data.title,
+        "focus_area": data.focus_area,
+        "format": data.format,
+        "places": data.places,
+        "min_participants": data.min_participants,
+        "confirmed": data.participants,
+        "invited": sum(s.invited for s in data.surveys),
+        "answers": sum(s.answered for s in data.surveys),
+        "sessions": [{"no": s.no, "start": s.start.isoformat(), "location": s.location} for s in data.sessions],
+        "registrations_by_org": data.registrations_by_org,
+        "registrations_by_role": data.registrations_by_role,
+        "attendance_by_session": {str(no): n for no, n in data.attendance_by_session.items()},
+        "surveys": [s._asdict() for s in data.surveys],
+        "answer_summary": data.answer_summary,
+        "free_text_count": data.free_text_count,
+        "withdrawn": data.withdrawn,
+        "waitlisted_at_end": data.waitlisted_at_end,
+        "decisions": [{"at": at.isoformat(), "kind": kind, "reason": reason} for at, kind, reason in data.decisions],
+    }
+
+
+def build_report(store: Store, activity_id: str) -> Report:
+    """The rendered report of `activity_id` as a Report row (not saved: see `Store.save_report`)."""
+    data = collect_report_data(store, activity_id)
+    return Report(activity_id=activity_id, markdown=render_markdown(data), csv=render_csv(data),
+                  chart_png=render_chart(data), summary_json=json.dumps(summary(data), ensure_ascii=False))

@@ -1,0 +1,171 @@
+"""What coordinators and participants can do, over Temporal and the store.
+
+Used by the CLI and the web app alike. Personal data goes to the store; the
+workflow gets ids only. Refusals raise `Refused` with a reason for people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities_impl.store import Store, StoreError
+from domain.lifecycle import (
+    ActivityStatus,
+    AttendanceRequest,
+    OverrideAction,
+    OverrideRequest,
+    RegistrationRequest,
+    RegistrationResult,
+    WithdrawalRequest,
+    WithdrawalResult,
+)
+from domain.plan import ActivityPlan
+from domain.state import LifecycleInput
+from workflows import search_attributes as sa
+from workflows.activity_lifecycle import ActivityLifecycleWorkflow, workflow_id
+
+
+class Refused(Exception):
+    """The request was understood and refused; the message says why."""
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc
+    while cause.__cause__ is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return getattr(cause, "message", None) or str(cause)
+
+
+class Service:
+    def __init__(self, client: Client, store: Store, task_queue: str):
+        self.client, self.store, self.task_queue = client, store, task_queue
+
+    def handle(self, activity_id: str) -> WorkflowHandle:
+        return self.client.get_workflow_handle_for(ActivityLifecycleWorkflow.run, workflow_id(activity_id))
+
+    async def _running_handle(self, activity_id: str) -> WorkflowHandle:
+        handle = self.handle(activity_id)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise Refused(f"no activity {activity_id!r}") from None
+            raise
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            raise Refused(f"activity {activity_id!r} has ended ({description.status.name.lower()})")
+        return handle
+
+    # -- coordinator -----------------------------------------------------
+    async def start(self, plan: ActivityPlan, *, continue_as_new_after_events: int | None = None) -> WorkflowHandle:
+        try:
+            await self.handle(plan.id).describe()
+            raise Refused(f"activity {plan.id!r} has already been started")
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        version = await asyncio.to_thread(self.store.save_plan, plan, True)
+        lifecycle = plan.lifecycle(version)
+        return await self.client.start_workflow(
+            ActivityLifecycleWorkflow.run,
+            LifecycleInput(plan=lifecycle, continue_as_new_after_events=continue_as_new_after_events),
+            id=workflow_id(plan.id), task_queue=self.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={"title": plan.title, "format": plan.format.value},
+            search_attributes=TypedSearchAttributes([
+                sa.PHASE.value_set("planned"), sa.FOCUS_AREA.value_set(plan.focus_area),
+                sa.FIRST_SESSION_START.value_set(plan.sessions[0].start), sa.CONFIRMED_COUNT.value_set(0),
+                sa.BELOW_MINIMUM.value_set(plan.min_participants > 0),
+            ]),
+            static_summary=f"{plan.title} ({plan.id})",
+        )
+
+    async def status(self, activity_id: str) -> ActivityStatus:
+        handle = self.handle(activity_id)
+        try:
+            return await handle.query(ActivityLifecycleWorkflow.status)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise Refused(f"no activity {activity_id!r}") from None
+            raise
+
+    async def list(self, phase: str | None = None) -> list[dict]:
+        query = 'WorkflowType = "ActivityLifecycleWorkflow"'
+        if phase:
+            query += f' AND {sa.PHASE.name} = "{phase}"'
+        rows = []
+        async for wf in self.client.list_workflows(query):
+            attrs = wf.typed_search_attributes
+            rows.append({
+                "id": wf.id.removeprefix("activity-"), "workflow_id": wf.id, "status": wf.status.name.lower(),
+                "phase": attrs.get(sa.PHASE), "confirmed": attrs.get(sa.CONFIRMED_COUNT),
+                "focus_area": attrs.get(sa.FOCUS_AREA),
+                "first_session_start": (attrs.get(sa.FIRST_SESSION_START) or None) and attrs.get(
+                    sa.FIRST_SESSION_START).isoformat(),
+            })
+        return rows
+
+    async def decide(self, activity_id: str, action: OverrideAction, *, until: datetime | None = None,
+                     plan: ActivityPlan | None = None) -> str:
+        handle = await self._running_handle(activity_id)
+        lifecycle = None
+        if plan is not None:
+            if plan.id != activity_id:
+                raise Refused(f"the plan is for {plan.id!r}, not {activity_id!r}")
+            version = await asyncio.to_thread(self.store.save_plan, plan, False)
+            lifecycle = plan.lifecycle(version)
+        try:
+            return await handle.execute_update(ActivityLifecycleWorkflow.decide_override,
+                                               OverrideRequest(action=action, until=until, plan=lifecycle))
+        except WorkflowUpdateFailedError as exc:
+            raise Refused(_reason(exc)) from None
+
+    async def attendance(self, activity_id: str, session_no: int, emails: list[str]) -> int:
+        handle = await self._running_handle(activity_id)
+        ids = []
+        for email in emails:
+            person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
+            if person is None:
+                raise Refused(f"{email} is not registered for {activity_id}")
+            ids.append(person.id)
+        try:
+            return await handle.execute_update(ActivityLifecycleWorkflow.record_attendance,
+                                               AttendanceRequest(session_no=session_no, present=ids))
+        except WorkflowUpdateFailedError as exc:
+            raise Refused(_reason(exc)) from None
+
+    # -- participants ----------------------------------------------------
+    async def register(self, activity_id: str, *, name: str, email: str, organisation: str, role: str,
+                       school: str | None = None, team_size: int = 1) -> RegistrationResult:
+        handle = await self._running_handle(activity_id)
+        existing = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
+        try:
+            participant_id = await asyncio.to_thread(
+                self.store.upsert_participant, activity_id, name=name, email=email, organisation_id=organisation,
+                role=role, school=school)
+        except StoreError as exc:
+            raise Refused(str(exc)) from None
+        try:
+            return await handle.execute_update(ActivityLifecycleWorkflow.register,
+                                               RegistrationRequest(participant_id=participant_id,
+                                                                   team_size=team_size))
+        except WorkflowUpdateFailedError as exc:
+            if existing is None:
+                await asyncio.to_thread(self.store.discard_participant_if_unregistered, participant_id)
+            raise Refused(_reason(exc)) from None
+
+    async def withdraw(self, activity_id: str, email: str) -> WithdrawalResult:
+        handle = await self._running_handle(activity_id)
+        person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
+        if person is None:
+            raise Refused(f"{email} is not registered for {activity_id}")
+        try:
+            return await handle.execute_update(ActivityLifecycleWorkflow.withdraw,
+                                               WithdrawalRequest(participant_id=person.id))
+        except WorkflowUpdateFailedError as exc:
+            raise Refused(_reason(exc)) from None

@@ -1,0 +1,85 @@
+"""Inputs of the workflow's activities: ids, times and counts only (they are Temporal payloads)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from domain.lifecycle import Decision, SeatStatus
+
+
+class PlanRef(BaseModel):
+    activity_id: str
+    plan_version: int
+
+
+class DeadlineReminder(PlanRef):
+    due: datetime
+
+
+class RegistrationRecord(PlanRef):
+    registration_id: str
+    participant_id: int
+    status: SeatStatus
+    team_size: int
+    seq: int
+    waitlist_position: int | None = None
+
+
+class WithdrawalRecord(PlanRef):
+    registration_id: str
+    promoted: list[str] = []
+
+
+class DecisionRecord(BaseModel):
+    activity_id: str
+    key: str
+    decision: Decision
+
+
+class LowEnrolmentNotice(PlanRef):
+    confirmed: int
+    grace_until: datetime
+
+
+class AnnouncementKind(StrEnum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    POSTPONED = "postponed"
+
+
+class Announcement(PlanRef):
+    kind: AnnouncementKind
+    confirmed_ids: list[str] = []
+    waitlisted_ids: list[str] = []
+    low_enrolment: bool = False
+
+
+class SessionReminder(PlanRef):
+    session_no: int
+    participant_ids: list[int]
+
+
+class AttendanceRecord(BaseModel):
+    activity_id: str
+    session_no: int
+    participant_ids: list[int]
+
+
+class SurveySend(PlanRef):
+    survey: str
+    participant_ids: list[int]
+    sent_at: datetime
+    closes_at: datetime
+
+
+class SurveyStep(PlanRef):
+    survey: str
+    at: datetime
+
+
+class SurveyCount(BaseModel):
+    invited: int
+    answered: int

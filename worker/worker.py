@@ -1,0 +1,29 @@
+"""The runflow worker: the lifecycle workflow and its activities on one task queue."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities_impl.compose import Composer
+from activities_impl.lifecycle_activities import LifecycleActivities
+from activities_impl.mailer import Mailer, SmtpMailer
+from activities_impl.outbox import Outbox
+from activities_impl.store import Store
+from worker.settings import Settings
+from workflows.activity_lifecycle import ActivityLifecycleWorkflow
+
+
+def build_activities(store: Store, mailer: Mailer, settings: Settings) -> LifecycleActivities:
+    return LifecycleActivities(store, Outbox(store, mailer, settings.smtp_from),
+                               Composer(settings.web_base_url, settings.secret_key))
+
+
+def smtp_mailer(settings: Settings) -> SmtpMailer:
+    return SmtpMailer(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
+                      password=settings.smtp_password, starttls=settings.smtp_starttls)
+
+
+def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=[ActivityLifecycleWorkflow],
+                  activities=activities.all(), **options)

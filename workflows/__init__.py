@@ -1,0 +1,1 @@
+"""Temporal workflow code only: deterministic orchestration, no I/O."""

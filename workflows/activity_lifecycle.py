@@ -1,0 +1,500 @@
+"""ActivityLifecycleWorkflow: one long-running workflow per activity (DESIGN.md §4).
+
+    planned ─► open ──(deadline)──► deciding ─┬─► confirmed ─► running ─► evaluating ─► follow_up ─► completed ─► anonymised
+                 ▲  reminders while below min │
+                 └──────── postponed ◄────────┤
+                                              └─► cancelled ─────────────────────────────────────────────────► anonymised
+
+The workflow owns seat allocation and the phase. Everything it carries is ids,
+times and counts; people live in the store, reached only through activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.commands import (
+        Announcement,
+        AnnouncementKind,
+        AttendanceRecord,
+        DeadlineReminder,
+        DecisionRecord,
+        LowEnrolmentNotice,
+        PlanRef,
+        RegistrationRecord,
+        SessionReminder,
+        SurveyCount,
+        SurveySend,
+        SurveyStep,
+        WithdrawalRecord,
+    )
+    from domain.lifecycle import (
+        ActivityStatus,
+        AttendanceRequest,
+        Decision,
+        DecisionBy,
+        NextDue,
+        OverrideAction,
+        OverrideRequest,
+        RegistrationRequest,
+        RegistrationResult,
+        SeatStatus,
+        SessionStatus,
+        WithdrawalRequest,
+        WithdrawalResult,
+    )
+    from domain.phases import Phase
+    from domain.rules import (
+        DeadlineOutcome,
+        deadline_outcome,
+        needs_reminder,
+        override_refusal,
+        registration_refusal,
+        withdrawal_refusal,
+    )
+    from domain.schedule import FINAL, FOLLOW_UP, Step, StepKind, agenda, deadline_reminders
+    from domain.state import LifecycleInput, LifecycleState
+    from workflows import search_attributes as sa
+
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=2))
+
+
+def workflow_id(activity_id: str) -> str:
+    return f"activity-{activity_id}"
+
+
+@workflow.defn
+class ActivityLifecycleWorkflow:
+    @workflow.init
+    def __init__(self, input: LifecycleInput) -> None:
+        if input.state is not None:
+            self.s = input.state
+        elif input.plan is not None:
+            self.s = LifecycleState.start(input.plan)
+        else:
+            raise ApplicationError("the workflow needs a plan or a state", non_retryable=True)
+        self.threshold = input.continue_as_new_after_events
+        self.next_due: NextDue | None = None
+        self.woken = False
+        self.override: OverrideRequest | None = None
+        self.override_outcome: str | None = None
+
+    # ------------------------------------------------------------------
+    # The lifecycle, one step per phase
+    # ------------------------------------------------------------------
+    @workflow.run
+    async def run(self, input: LifecycleInput) -> ActivityStatus:
+        self.sync_search_attributes()
+        await self.open_registration()              # planned -> open: invitation to the target group
+        while self.phase in (Phase.OPEN, Phase.DECIDING):
+            await self.take_registrations()         # open: reminders while below the minimum, until the deadline
+            await self.decide_at_deadline()         # deciding -> confirmed | open (extended, postponed) | cancelled
+        if self.phase is not Phase.CANCELLED:
+            await self.run_sessions()               # confirmed -> running: session reminders, attendance, surveys
+            await self.evaluate()                   # evaluating: final evaluation survey
+            await self.follow_up()                  # follow_up: follow-up survey
+            await self.report()                     # completed: final report to the organiser
+        await self.anonymise_after_retention()      # anonymised: personal data erased, counts kept
+        return self.status()
+
+    # -- planned -> open ---------------------------------------------------
+    async def open_registration(self) -> None:
+        if self.phase is not Phase.PLANNED:
+            return
+        while not await self.sleep_until(self.plan.opens, "registration opens"):
+            await self.apply_override()
+        await self.activity("make_plan_current", self.ref())
+        await self.activity("send_invitation", self.ref())
+        self.set_phase(Phase.OPEN)
+
+    # -- open --------------------------------------------------------------
+    async def take_registrations(self) -> None:
+        while self.phase is Phase.OPEN:
+            if await self.apply_override():
+                continue
+            reminders = [t for t in deadline_reminders(self.plan) if self.reminder_key(t) not in self.s.done]
+            overdue = [t for t in reminders if t <= workflow.now()]
+            for skipped in overdue[:-1]:  # e.g. after an extension: send only the latest overdue reminder
+                self.s.done[self.reminder_key(skipped)] = workflow.now()
+            reminders = reminders[max(0, len(overdue) - 1):]
+            if reminders:
+                if await self.sleep_until(reminders[0], "reminder to the target group"):
+                    await self.remind_target_group(reminders[0])
+            elif await self.sleep_until(self.plan.deadline, "registration deadline"):
+                self.set_phase(Phase.DECIDING)
+
+    async def remind_target_group(self, due: datetime) -> None:
+        if needs_reminder(self.s.book.confirmed, self.plan.min_participants):
+            await self.activity("send_deadline_reminder", DeadlineReminder(**self.ref().model_dump(), due=due))
+        else:
+            workflow.logger.info("Reminder skipped: minimum reached", extra={"due": due.isoformat()})
+        self.s.done[self.reminder_key(due)] = workflow.now()
+
+    def reminder_key(self, due: datetime) -> str:
+        return f"deadline-reminder:{due.isoformat()}"
+
+    # -- deciding ----------------------------------------------------------
+    async def decide_at_deadline(self) -> None:
+        while self.phase is Phase.DECIDING:
+            if await self.apply_override():
+                continue
+            if deadline_outcome(self.s.book.confirmed, self.plan.min_participants) is DeadlineOutcome.CONFIRM:
+                await self.confirm(DecisionBy.ENGINE, "minimum reached at the deadline")
+                return
+            if self.s.grace_until is None:
+                self.s.grace_until = workflow.now() + self.plan.grace_period
+                await self.decide("awaiting_coordinator", DecisionBy.ENGINE,
+                                  f"{self.s.book.confirmed} registered, minimum {self.plan.min_participants}")
+                await self.activity("notify_low_enrolment", LowEnrolmentNotice(
+                    **self.ref().model_dump(), confirmed=self.s.book.confirmed, grace_until=self.s.grace_until))
+            if await self.sleep_until(self.s.grace_until, "automatic cancel unless the coordinator decides"):
+                await self.cancel(DecisionBy.ENGINE, "below the minimum and no decision within the grace period",
+                                  low_enrolment=True)
+
+    async def apply_override(self) -> bool:
+        """Apply the coordinator's pending decision, if any (refused when the phase moved on meanwhile)."""
+        req, self.override = self.override, None
+        if req is None:
+            return False
+        refusal = override_refusal(self.phase, self.plan, req, workflow.now())
+        if refusal:
+            self.override_outcome = f"refused: {refusal}"
+            return True
+        if req.action is OverrideAction.RUN:
+            await self.confirm(DecisionBy.COORDINATOR, "run despite low enrolment")
+        elif req.action is OverrideAction.CANCEL:
+            await self.cancel(DecisionBy.COORDINATOR, "cancelled by the coordinator",
+                              low_enrolment=self.phase is Phase.DECIDING)
+        elif req.action is OverrideAction.EXTEND:
+            assert req.until is not None
+            self.s.plan = self.plan.model_copy(update={"deadline": req.until})
+            await self.reopen("extend", f"deadline extended to {req.until.isoformat()}")
+        else:
+            assert req.plan is not None
+            self.s.plan = req.plan
+            await self.activity("make_plan_current", self.ref())
+            await self.reopen("postpone", f"postponed to plan version {req.plan.version}, "
+                                          f"first session {req.plan.first_start.isoformat()}")
+            await self.announce(AnnouncementKind.POSTPONED)
+        self.override_outcome = self.phase.value
+        return True
+
+    async def reopen(self, kind: str, reason: str) -> None:
+        self.s.grace_until = None
+        self.s.book.capacity = self.plan.places
+        self.s.book.promote()
+        self.set_phase(Phase.OPEN)
+        await self.decide(kind, DecisionBy.COORDINATOR, reason)
+
+    async def confirm(self, by: DecisionBy, reason: str) -> None:
+        self.set_phase(Phase.CONFIRMED)
+        await self.decide("confirm", by, reason)
+        await self.announce(AnnouncementKind.CONFIRMED)
+
+    async def cancel(self, by: DecisionBy, reason: str, low_enrolment: bool) -> None:
+        confirmed = [s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)]
+        waitlisted = [s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]
+        self.s.book.cancel_all()
+        self.set_phase(Phase.CANCELLED)
+        self.s.ended_at = workflow.now()
+        await self.decide("cancel", by, reason)
+        await self.activity("announce", Announcement(
+            **self.ref().model_dump(), kind=AnnouncementKind.CANCELLED, confirmed_ids=confirmed,
+            waitlisted_ids=waitlisted, low_enrolment=low_enrolment))
+
+    async def announce(self, kind: AnnouncementKind) -> None:
+        await self.activity("announce", Announcement(
+            **self.ref().model_dump(), kind=kind,
+            confirmed_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)],
+            waitlisted_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]))
+
+    async def decide(self, kind: str, by: DecisionBy, reason: str) -> None:
+        decision = Decision(at=workflow.now(), kind=kind, by=by, reason=reason, confirmed=self.s.book.confirmed,
+                            min_participants=self.plan.min_participants)
+        self.s.decisions.append(decision)
+        workflow.logger.info("Decision: %s by %s (%s)", kind, by.value, reason)
+        await self.activity("record_decision", DecisionRecord(
+            activity_id=self.plan.activity_id, key=f"decision-{len(self.s.decisions)}", decision=decision))
+
+    # -- confirmed -> running -> evaluating -> follow_up -> completed -----
+    async def run_sessions(self) -> None:
+        await self.work_agenda(through=f"s{self.plan.sessions[-1].no}:send")
+
+    async def evaluate(self) -> None:
+        await self.work_agenda(through=f"{FINAL}:send")
+
+    async def follow_up(self) -> None:
+        await self.work_agenda(through=f"{FOLLOW_UP}:send")
+
+    async def report(self) -> None:
+        await self.work_agenda(through="report")
+
+    async def work_agenda(self, through: str) -> None:
+        """Take the agenda's steps in time order until `through` is done (steps of several phases may interleave)."""
+        while through not in self.s.done:
+            steps = agenda(self.plan, self.s.done, set(self.s.attendance))
+            if not steps:
+                return
+            step = steps[0]
+            if await self.apply_override():
+                continue
+            if await self.sleep_until(step.due, step.key):
+                await self.take_step(step)
+                self.s.done[step.key] = workflow.now()
+
+    async def take_step(self, step: Step) -> None:
+        no = step.session_no
+        if step.kind is StepKind.SESSION_REMINDER:
+            session = self.plan.session(no)
+            if session is not None and workflow.now() < session.start:
+                await self.activity("send_session_reminder", SessionReminder(
+                    **self.ref().model_dump(), session_no=no, participant_ids=self.confirmed_participants()))
+        elif step.kind is StepKind.SESSION_START:
+            if self.phase is Phase.CONFIRMED:
+                self.set_phase(Phase.RUNNING)
+        elif step.kind is StepKind.SURVEY_SEND:
+            if step.survey == FINAL:
+                self.set_phase(Phase.EVALUATING)
+            elif step.survey == FOLLOW_UP:
+                self.set_phase(Phase.FOLLOW_UP)
+            await self.send_survey(step.survey, self.survey_recipients(no))
+        elif step.kind is StepKind.SURVEY_REMIND:
+            await self.activity("remind_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey,
+                                                            at=workflow.now()))
+        elif step.kind is StepKind.SURVEY_CLOSE:
+            self.s.surveys[step.survey] = await self.activity(
+                "close_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now()),
+                result_type=SurveyCount)
+        elif step.kind is StepKind.REPORT:
+            await self.activity("send_report", self.ref())
+            self.set_phase(Phase.COMPLETED)
+            self.s.ended_at = workflow.now()
+
+    def survey_recipients(self, session_no: int | None) -> list[int]:
+        """Those who attended (the session, or any session); everyone confirmed when no attendance was recorded."""
+        if session_no is not None and session_no in self.s.attendance:
+            return self.s.attendance[session_no]
+        attended = sorted({p for present in self.s.attendance.values() for p in present})
+        if session_no is None and attended:
+            return attended
+        return self.confirmed_participants()
+
+    async def send_survey(self, survey: str, participant_ids: list[int]) -> None:
+        sent_at = self.s.done.get(f"{survey}:send", workflow.now())
+        await self.activity("send_survey", SurveySend(
+            **self.ref().model_dump(), survey=survey, participant_ids=participant_ids, sent_at=sent_at,
+            closes_at=sent_at + self.plan.survey_window))
+
+    # -- completed | cancelled -> anonymised --------------------------------
+    async def anonymise_after_retention(self) -> None:
+        if self.phase is Phase.ANONYMISED:
+            return
+        assert self.s.ended_at is not None
+        while not await self.sleep_until(self.s.ended_at + self.plan.retention, "anonymisation"):
+            await self.apply_override()
+        await self.activity("anonymise", self.ref())
+        self.set_phase(Phase.ANONYMISED)
+        await self.decide("anonymise", DecisionBy.ENGINE, f"retention period of {self.plan.retention} ended")
+
+    # ------------------------------------------------------------------
+    # Messages: registrations, withdrawals, attendance, the coordinator's decision
+    # ------------------------------------------------------------------
+    @workflow.update
+    async def register(self, req: RegistrationRequest) -> RegistrationResult:
+        refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
+        if refusal:  # re-checked: two updates may pass their validators in the same task
+            raise ApplicationError(refusal, type="RegistrationRefused", non_retryable=True)
+        seat = self.s.book.register(req.participant_id, req.team_size,
+                                    registration_id=f"{self.plan.activity_id}-r{self.s.book.next_seq}")
+        position = self.s.book.waitlist_position(seat.registration_id)
+        self.sync_search_attributes()
+        await self.activity("record_registration", RegistrationRecord(
+            **self.ref().model_dump(), registration_id=seat.registration_id, participant_id=seat.participant_id,
+            status=seat.status, team_size=seat.size, seq=seat.seq, waitlist_position=position))
+        return RegistrationResult(registration_id=seat.registration_id, status=seat.status,
+                                  waitlist_position=position)
+
+    @register.validator
+    def validate_register(self, req: RegistrationRequest) -> None:
+        refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
+        if refusal:
+            raise ApplicationError(refusal, type="RegistrationRefused")
+
+    @workflow.update
+    async def withdraw(self, req: WithdrawalRequest) -> WithdrawalResult:
+        refusal = withdrawal_refusal(self.phase, self.s.book, req.participant_id)
+        if refusal:
+            raise ApplicationError(refusal, type="WithdrawalRefused", non_retryable=True)
+        seat = self.s.book.active_seat(req.participant_id)
+        assert seat is not None
+        previous = seat.status
+        seat, promoted = self.s.book.withdraw(req.participant_id)
+        self.sync_search_attributes()
+        await self.activity("record_withdrawal", WithdrawalRecord(
+            **self.ref().model_dump(), registration_id=seat.registration_id,
+            promoted=[p.registration_id for p in promoted]))
+        return WithdrawalResult(registration_id=seat.registration_id, previous_status=previous,
+                                promoted=[p.registration_id for p in promoted])
+
+    @withdraw.validator
+    def validate_withdraw(self, req: WithdrawalRequest) -> None:
+        refusal = withdrawal_refusal(self.phase, self.s.book, req.participant_id)
+        if refusal:
+            raise ApplicationError(refusal, type="WithdrawalRefused")
+
+    @workflow.update
+    async def record_attendance(self, req: AttendanceRequest) -> int:
+        refusal = self.attendance_refusal(req)
+        if refusal:
+            raise ApplicationError(refusal, type="AttendanceRefused", non_retryable=True)
+        present = sorted(set(self.s.attendance.get(req.session_no, [])) | set(req.present))
+        added = [p for p in present if p not in self.s.attendance.get(req.session_no, [])]
+        self.s.attendance[req.session_no] = present
+        self.woken = True
+        await self.activity("record_attendance", AttendanceRecord(
+            activity_id=self.plan.activity_id, session_no=req.session_no, participant_ids=added))
+        survey = f"s{req.session_no}"
+        if added and f"{survey}:send" in self.s.done and f"{survey}:close" not in self.s.done:
+            await self.send_survey(survey, added)  # late attendance: they get the open survey too
+        return len(present)
+
+    @record_attendance.validator
+    def validate_attendance(self, req: AttendanceRequest) -> None:
+        refusal = self.attendance_refusal(req)
+        if refusal:
+            raise ApplicationError(refusal, type="AttendanceRefused")
+
+    def attendance_refusal(self, req: AttendanceRequest) -> str | None:
+        session = self.plan.session(req.session_no)
+        if session is None:
+            return f"there is no session {req.session_no} (sessions 1-{len(self.plan.sessions)})"
+        if self.phase not in (Phase.CONFIRMED, Phase.RUNNING, Phase.EVALUATING, Phase.FOLLOW_UP):
+            return f"attendance cannot be recorded while the activity is {self.phase.value}"
+        if workflow.now() < session.start:
+            return f"session {req.session_no} has not started yet"
+        unknown = sorted(set(req.present) - set(self.confirmed_participants()))
+        if unknown:
+            return f"not confirmed participants of this activity: {', '.join(map(str, unknown))}"
+        return None
+
+    @workflow.update
+    async def decide_override(self, req: OverrideRequest) -> str:
+        if self.override is not None:
+            raise ApplicationError("another decision is being applied, try again", type="OverrideRefused",
+                                   non_retryable=True)
+        self.override, self.override_outcome = req, None
+        await workflow.wait_condition(lambda: self.override_outcome is not None)
+        outcome = self.override_outcome or ""
+        if outcome.startswith("refused: "):
+            raise ApplicationError(outcome.removeprefix("refused: "), type="OverrideRefused", non_retryable=True)
+        return outcome
+
+    @decide_override.validator
+    def validate_override(self, req: OverrideRequest) -> None:
+        refusal = override_refusal(self.phase, self.plan, req, workflow.now())
+        if refusal is None and self.override is not None:
+            refusal = "another decision is being applied, try again"
+        if refusal:
+            raise ApplicationError(refusal, type="OverrideRefused")
+
+    @workflow.query
+    def status(self) -> ActivityStatus:
+        book = self.s.book
+        return ActivityStatus(
+            id=self.plan.activity_id, title=self.plan.title, phase=self.phase, plan_version=self.plan.version,
+            capacity=self.plan.places, min_participants=self.plan.min_participants, confirmed=book.confirmed,
+            waitlisted=book.waitlisted, withdrawn=book.withdrawn, registrations=len(book.seats),
+            deadline=self.plan.deadline, grace_until=self.s.grace_until, next_due=self.next_due,
+            sessions=[self.session_status(s.no) for s in self.plan.sessions], decisions=self.s.decisions,
+            run_number=self.s.run_number)
+
+    def session_status(self, no: int) -> SessionStatus:
+        session = self.plan.session(no)
+        assert session is not None
+        survey = f"s{no}"
+        state = next((label for key, label in ((f"{survey}:close", "closed"), (f"{survey}:remind", "reminded"),
+                                               (f"{survey}:send", "sent")) if key in self.s.done), "pending")
+        attended = self.s.attendance.get(no)
+        return SessionStatus(no=no, start=session.start, end=session.end, location=session.location,
+                             attended=len(attended) if attended is not None else None, survey=state)
+
+    # ------------------------------------------------------------------
+    # Plumbing: timers, continue-as-new, activities, search attributes
+    # ------------------------------------------------------------------
+    @property
+    def phase(self) -> Phase:
+        return self.s.phase
+
+    @property
+    def plan(self):
+        return self.s.plan
+
+    def ref(self) -> PlanRef:
+        return PlanRef(activity_id=self.plan.activity_id, plan_version=self.plan.version)
+
+    def confirmed_participants(self) -> list[int]:
+        return [s.participant_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)]
+
+    def set_phase(self, phase: Phase) -> None:
+        workflow.logger.info("Phase %s -> %s", self.s.phase.value, phase.value)
+        self.s.phase = phase
+        self.sync_search_attributes()
+
+    def sync_search_attributes(self) -> None:
+        wanted = {
+            sa.PHASE: self.phase.value,
+            sa.CONFIRMED_COUNT: self.s.book.confirmed,
+            sa.BELOW_MINIMUM: self.s.book.confirmed < self.plan.min_participants,
+            sa.FIRST_SESSION_START: self.plan.first_start,
+            sa.FOCUS_AREA: self.plan.focus_area,
+        }
+        current = workflow.info().typed_search_attributes
+        changes = [key.value_set(value) for key, value in wanted.items() if current.get(key) != value]
+        if changes:
+            workflow.upsert_search_attributes(changes)
+
+    async def sleep_until(self, at: datetime, what: str) -> bool:
+        """Wait until `at`; return False when woken earlier (a decision or attendance arrived)."""
+        self.next_due = NextDue(at=at, what=what)
+        self.woken = False
+        remaining = (at - workflow.now()).total_seconds()
+        if remaining > 0:
+            try:
+                await workflow.wait_condition(
+                    lambda: self.woken or self.override is not None or self.should_continue_as_new(),
+                    timeout=timedelta(seconds=remaining), timeout_summary=what)
+            except asyncio.TimeoutError:
+                pass
+        await self.continue_as_new_if_due()
+        self.next_due = None
+        return workflow.now() >= at and self.override is None
+
+    def should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        if self.threshold is not None and info.get_current_history_length() >= self.threshold:
+            return True
+        return info.is_continue_as_new_suggested()
+
+    async def continue_as_new_if_due(self) -> None:
+        if not self.should_continue_as_new() or self.override is not None:
+            return
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.override is not None)
+        if self.override is not None:
+            return  # apply the decision first; continue-as-new on the next wait
+        self.s.run_number += 1
+        workflow.logger.info("Continuing as new (run %d)", self.s.run_number)
+        workflow.continue_as_new(LifecycleInput(state=self.s, continue_as_new_after_events=self.threshold))
+
+    async def activity(self, name: str, arg: Any, result_type: type | None = None) -> Any:
+        return await workflow.execute_activity(
+            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
+            summary=f"{name} {self.plan.activity_id}")
