@@ -10,7 +10,7 @@ import asyncio
 from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -77,11 +77,8 @@ class Service:
             id=workflow_id(plan.id), task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"title": plan.title, "format": plan.format.value},
-            search_attributes=TypedSearchAttributes([
-                sa.PHASE.value_set("planned"), sa.FOCUS_AREA.value_set(plan.focus_area),
-                sa.FIRST_SESSION_START.value_set(plan.sessions[0].start), sa.CONFIRMED_COUNT.value_set(0),
-                sa.BELOW_MINIMUM.value_set(plan.min_participants > 0),
-            ]),
+            search_attributes=sa.at_start(focus_area=plan.focus_area, first_session_start=plan.sessions[0].start,
+                                          below_minimum=plan.min_participants > 0),
             static_summary=f"{plan.title} ({plan.id})",
         )
 

@@ -5,7 +5,9 @@ They carry phases, counts, dates and focus areas only: search attributes are nev
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from datetime import datetime
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 PHASE = SearchAttributeKey.for_keyword("RunflowPhase")
 FIRST_SESSION_START = SearchAttributeKey.for_datetime("RunflowFirstSessionStart")
@@ -25,3 +27,14 @@ def cli_flags() -> list[str]:
     for key in all_keys():
         flags += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
     return flags
+
+
+def at_start(*, focus_area: str, first_session_start: datetime, below_minimum: bool) -> TypedSearchAttributes:
+    """The values a new activity starts with (phase planned, nobody confirmed)."""
+    return TypedSearchAttributes([
+        SearchAttributePair(PHASE, "planned"),
+        SearchAttributePair(FOCUS_AREA, focus_area),
+        SearchAttributePair(FIRST_SESSION_START, first_session_start),
+        SearchAttributePair(CONFIRMED_COUNT, 0),
+        SearchAttributePair(BELOW_MINIMUM, below_minimum),
+    ])

@@ -1,0 +1,147 @@
+"""Shared fixtures: the time-skipping test server, a migrated SQLite store, a worker per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities_impl.mailer import MemoryMailer
+from activities_impl.store import Store
+from api.service import Service
+from domain.plan import ActivityPlan
+from domain.reference import default_reference
+from worker.binaries import test_server
+from worker.converter import build_data_converter
+from worker.settings import Settings
+from worker.worker import build_activities, build_worker
+from workflows import search_attributes as sa
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.all_keys()},
+    ))
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server(),
+                                                        data_converter=build_data_converter())
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    store = Store(f"sqlite:///{tmp_path}/runflow.db")
+    store.migrate()
+    store.seed_reference(default_reference())
+    return store
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    return MemoryMailer()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(web_base_url="http://web.test", secret_key="test-secret", smtp_from="RUN <run@test>")
+
+
+class Lab:
+    """A worker on its own task queue against the time-skipping server, with the service the CLI uses."""
+
+    def __init__(self, env: WorkflowEnvironment, store: Store, mailer: MemoryMailer, settings: Settings):
+        self.env, self.store, self.mailer, self.settings = env, store, mailer, settings
+        self.task_queue = f"tq-{uuid.uuid4()}"
+        self.service = Service(env.client, store, self.task_queue)
+
+    @asynccontextmanager
+    async def worker(self):
+        activities = build_activities(self.store, self.mailer, self.settings)
+        started: list = []
+        start = self.service.start
+
+        async def tracked_start(*args, **kwargs):
+            handle = await start(*args, **kwargs)
+            started.append(handle)
+            return handle
+
+        self.service.start = tracked_start
+        try:
+            async with build_worker(self.env.client, activities, self.task_queue):
+                yield self
+        finally:
+            # A workflow left running without its worker would stop the server from skipping time.
+            for handle in started:
+                try:
+                    await self.env.client.get_workflow_handle(handle.id).terminate("test finished")
+                except Exception:
+                    pass
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def advance_to(self, at: datetime) -> None:
+        delta = at - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    def mails(self, purpose: str | None = None, to: str | None = None) -> list:
+        return [m for m in self.mailer.sent
+                if (purpose is None or m["X-Runflow-Purpose"] == purpose) and (to is None or m["To"] == to)]
+
+
+@pytest.fixture
+async def lab(time_env, store, mailer, settings) -> AsyncIterator[Lab]:
+    lab = Lab(time_env, store, mailer, settings)
+    async with lab.worker():
+        yield lab
+
+
+def plan_at(start: datetime, **changes) -> ActivityPlan:
+    """A small plan whose registration opens one minute after `start` (days apart, like a real one)."""
+    data = {
+        "id": f"test-{uuid.uuid4().hex[:8]}",
+        "title": "Testaktivitet om läsutveckling",
+        "description": "En kort testaktivitet.",
+        "focus_area": "utveckla",
+        "target_groups": ["lärare"],
+        "format": "course",
+        "organiser_email": "samordnare@run.test",
+        "places": 3,
+        "min_participants": 2,
+        "registration": {"opens": start + timedelta(minutes=1), "deadline": start + timedelta(days=10),
+                         "reminders_before_deadline": ["5d", "1d"]},
+        "grace_period": "2d",
+        "sessions": [
+            {"start": start + timedelta(days=14), "end": start + timedelta(days=14, hours=3),
+             "location": "sundsvall", "room": "O111"},
+            {"start": start + timedelta(days=21), "end": start + timedelta(days=21, hours=3),
+             "location": "digital", "link": "https://meet.test/x"},
+        ],
+        "session_reminder_before": "1d",
+        "surveys": {"window": "7d", "reminder_after": "3d", "attendance_grace": "1d",
+                    "final_evaluation_after": "1d", "follow_up_after": "30d"},
+        "retention": "60d",
+        "invitation": {"organisations": ["sundsvall", "ostersund", "are"]},
+    }
+    for key, value in changes.items():
+        data[key] = value
+    return ActivityPlan.model_validate(data)
+
+
+@pytest.fixture
+def make_plan() -> Callable[..., ActivityPlan]:
+    return plan_at
