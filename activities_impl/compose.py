@@ -24,13 +24,18 @@ SURVEY_TITLES = {
 }
 
 
+def clock(local: datetime) -> str:
+    """'09.00', or '09.00.15' when seconds matter (demo plans run in seconds)."""
+    return f"{local:%H.%M.%S}" if local.second else f"{local:%H.%M}"
+
+
 def when(at: datetime, end: datetime | None = None) -> str:
     """'tisdag 23 september 2027 kl. 09.00–15.00' in Swedish time."""
     local = at.astimezone(STOCKHOLM)
-    text = f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
+    text = f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} kl. {clock(local)}"
     if end is not None:
         local_end = end.astimezone(STOCKHOLM)
-        text += f"–{local_end:%H.%M}" if local_end.date() == local.date() else f" – {when(end)}"
+        text += f"–{clock(local_end)}" if local_end.date() == local.date() else f" – {when(end)}"
     return text
 
 

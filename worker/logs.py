@@ -6,12 +6,32 @@ import logging
 import sys
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
+
+TEMPORAL_FIELDS = {"workflow_id": "workflow_id", "run_id": "run_id", "activity_id": "temporal_activity_id",
+                   "activity_type": "activity_type", "workflow_type": "workflow_type", "attempt": "attempt"}
+
+
+def _flatten_temporal(_logger, _name, event: dict) -> dict:
+    """Bind Temporal's ids as top-level fields: workflow_id, run_id, activity type and id."""
+    for key in ("temporal_workflow", "temporal_activity"):
+        info = event.pop(key, None) or {}
+        for source, target in TEMPORAL_FIELDS.items():
+            if source in info:
+                event.setdefault(target, info[source])
+    return event
 
 
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    # Temporal's workflow/activity loggers put their ids in `extra`; keep them as fields, not in the message.
+    temporalio.workflow.logger.workflow_info_on_message = False
+    temporalio.activity.logger.activity_info_on_message = False
     shared = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(allow=("temporal_workflow", "temporal_activity")),
+        _flatten_temporal,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

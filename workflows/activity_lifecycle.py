@@ -279,13 +279,15 @@ class ActivityLifecycleWorkflow:
             self.s.ended_at = workflow.now()
 
     def survey_recipients(self, session_no: int | None) -> list[int]:
-        """Those who attended (the session, or any session); everyone confirmed when no attendance was recorded."""
-        if session_no is not None and session_no in self.s.attendance:
-            return self.s.attendance[session_no]
-        attended = sorted({p for present in self.s.attendance.values() for p in present})
-        if session_no is None and attended:
-            return attended
-        return self.confirmed_participants()
+        """Those who attended the session (or, for the final and follow-up surveys, any session).
+
+        Where attendance was never recorded, everyone confirmed counts as present.
+        """
+        if session_no is not None:
+            return self.s.attendance.get(session_no, self.confirmed_participants())
+        if any(s.no not in self.s.attendance for s in self.plan.sessions):
+            return self.confirmed_participants()
+        return sorted({p for present in self.s.attendance.values() for p in present})
 
     async def send_survey(self, survey: str, participant_ids: list[int]) -> None:
         sent_at = self.s.done.get(f"{survey}:send", workflow.now())

