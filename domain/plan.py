@@ -8,12 +8,13 @@ sees: ids, times and counts, no personal data (no organiser e-mail, no rooms).
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from domain.durations import Duration
 from domain.reference import ReferenceData
@@ -159,21 +160,41 @@ class PlanError(ValueError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-def plan_problems(plan: ActivityPlan, reference: ReferenceData | None = None) -> list[Problem]:
-    """Cross-field rules that a single field cannot check."""
+def plan_problems(plan: Any, reference: ReferenceData | None = None) -> list[Problem]:
+    """Cross-field rules that a single field cannot check.
+
+    `plan` is an ActivityPlan, or a namespace of the fields that validated on
+    their own (the others are None): rules run wherever their fields are valid.
+    """
     problems: list[Problem] = []
 
     def add(field: str, message: str) -> None:
         problems.append(Problem(field=field, message=message))
 
-    if plan.min_participants > plan.places:
+    def has(*names: str) -> bool:
+        return all(getattr(plan, name, None) is not None for name in names)
+
+    if has("min_participants", "places") and plan.min_participants > plan.places:
         add("min_participants", f"{plan.min_participants} is above the {plan.places} places")
-    if plan.teams.allowed:
+    if has("teams", "places") and plan.teams.allowed:
         if plan.teams.min_size > plan.teams.max_size:
             add("teams.min_size", f"{plan.teams.min_size} is above teams.max_size {plan.teams.max_size}")
         if plan.teams.max_size > plan.places:
             add("teams.max_size", f"{plan.teams.max_size} is above the {plan.places} places")
-    reg = plan.registration
+    if has("registration"):
+        _registration_problems(plan.registration, add)
+    if has("registration", "sessions") and plan.registration.deadline > plan.sessions[0].start:
+        add("registration.deadline", "is after the first session starts")
+    if has("sessions"):
+        _session_problems(plan.sessions, add)
+    if has("surveys"):
+        _survey_problems(plan.surveys, add)
+    if reference is not None:
+        _reference_problems(plan, reference, add)
+    return problems
+
+
+def _registration_problems(reg: Registration, add) -> None:
     if reg.opens >= reg.deadline:
         add("registration.deadline", "must be after registration.opens")
     for i, offset in enumerate(reg.reminders_before_deadline):
@@ -181,38 +202,43 @@ def plan_problems(plan: ActivityPlan, reference: ReferenceData | None = None) ->
             add(f"registration.reminders_before_deadline[{i}]", "must be longer than zero")
         elif reg.deadline - offset < reg.opens:
             add(f"registration.reminders_before_deadline[{i}]", "falls before registration opens")
-    first = plan.sessions[0]
-    if reg.deadline > first.start:
-        add("registration.deadline", "is after the first session starts")
-    for i, session in enumerate(plan.sessions):
+
+
+def _session_problems(sessions: list[SessionPlan], add) -> None:
+    for i, session in enumerate(sessions):
         field = f"sessions[{i}]"
         if session.end <= session.start:
             add(f"{field}.end", "must be after its start")
         if session.location is Location.DIGITAL and not session.link:
             add(f"{field}.link", "a digital session needs a link")
         if i > 0:
-            previous = plan.sessions[i - 1]
+            previous = sessions[i - 1]
             if session.start < previous.start:
                 add(f"{field}.start", f"sessions are out of order: starts before sessions[{i - 1}]")
             elif session.start < previous.end:
                 add(f"{field}.start", f"overlaps sessions[{i - 1}], which ends {previous.end.isoformat()}")
-    surveys = plan.surveys
+
+
+def _survey_problems(surveys: Surveys, add) -> None:
     if surveys.window <= timedelta(0):
         add("surveys.window", "must be longer than zero")
     elif surveys.reminder_after >= surveys.window:
         add("surveys.reminder_after", "must be shorter than surveys.window")
     if surveys.follow_up_after <= surveys.final_evaluation_after:
         add("surveys.follow_up_after", "must be after surveys.final_evaluation_after")
-    if reference is not None:
+
+
+def _reference_problems(plan: Any, reference: ReferenceData, add) -> None:
+    if getattr(plan, "invitation", None) is not None:
         known = reference.organisation_ids
         for i, org in enumerate(plan.invitation.organisations):
             if org != "all" and org not in known:
                 add(f"invitation.organisations[{i}]", f"unknown organisation {org!r}")
+    if getattr(plan, "target_groups", None) is not None:
         groups = set(reference.target_groups)
         for i, group in enumerate(plan.target_groups):
             if group not in groups:
                 add(f"target_groups[{i}]", f"unknown target group {group!r} (known: {', '.join(sorted(groups))})")
-    return problems
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -222,15 +248,32 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "plan"
 
 
+def _valid_fields(data: dict) -> SimpleNamespace:
+    """Each top-level field validated on its own; None where it is invalid or missing."""
+    values = {}
+    for name, field in ActivityPlan.model_fields.items():
+        if name not in data:
+            values[name] = None if field.is_required() else field.get_default(call_default_factory=True)
+            continue
+        try:
+            kind = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+            values[name] = TypeAdapter(kind).validate_python(data[name])
+        except ValidationError:
+            values[name] = None
+    return SimpleNamespace(**values)
+
+
 def parse_plan(data: Any, reference: ReferenceData | None = None) -> ActivityPlan:
     if not isinstance(data, dict):
         raise PlanError([Problem(field="plan", message="must be a mapping of fields (YAML)")])
     try:
         plan = ActivityPlan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(
-            [Problem(field=_location(e["loc"]), message=e["msg"]) for e in exc.errors()]
-        ) from None
+        problems = [Problem(field=_location(e["loc"]), message=e["msg"].removeprefix("Value error, "))
+                    for e in exc.errors()]
+        named = {p.field for p in problems}
+        problems += [p for p in plan_problems(_valid_fields(data), reference) if p.field not in named]
+        raise PlanError(problems) from None
     problems = plan_problems(plan, reference)
     if problems:
         raise PlanError(problems)

@@ -184,3 +184,15 @@ def test_plan_round_trips_through_json(plan_data, reference, grace):
     plan_data["surveys"]["attendance_grace"] = grace
     plan = parse_plan(plan_data, reference)
     assert type(plan).model_validate_json(plan.model_dump_json()) == plan
+
+
+def test_field_and_cross_field_problems_are_reported_together(plan_data, reference):
+    plan_data["grace_period"] = "soon"
+    plan_data["organiser_email"] = "x"
+    plan_data["min_participants"] = 99
+    plan_data["invitation"] = {"organisations": ["narnia"]}
+    with pytest.raises(PlanError) as caught:
+        parse_plan(plan_data, reference)
+    by_field = {p.field: p.message for p in caught.value.problems}
+    assert set(by_field) == {"grace_period", "organiser_email", "min_participants", "invitation.organisations[0]"}
+    assert by_field["grace_period"].startswith("bad duration 'soon'")  # no pydantic "Value error, " prefix
