@@ -87,6 +87,9 @@ class Outbox:
         delivered = 0
         for key in keys:
             delivered += await self.deliver(key)
+        if activity.in_activity():
+            activity.logger.info("E-mails: %d queued, %d delivered now", len(keys), delivered,
+                                 extra={"purpose": envelopes[0].purpose})
         return delivered
 
     async def deliver(self, key: str) -> int:

@@ -16,14 +16,50 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer vendors click from 0.2x on; older versions use click itself
+    from typer._click import exceptions as _click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as _click_exceptions
 
 from api.service import Refused, Service
 from domain.lifecycle import OverrideAction
 from domain.plan import PlanError, load_plan
 from domain.reference import default_reference
 
+
+def one_line(text: str) -> str:
+    """Messages such as YAML errors span lines; the contract wants one."""
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+class OneLineUsageErrors(TyperGroup):
+    """Usage errors (bad option values, missing arguments) as one `error:` line with exit code 2."""
+
+    def _usage_error(self, exc: Exception) -> typer.Exit:
+        typer.echo(f"error: {one_line(exc.format_message())}", err=True)
+        return typer.Exit(2)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _click_exceptions.UsageError as exc:
+            if isinstance(exc, getattr(_click_exceptions, "NoArgsIsHelpError", ())):
+                raise
+            raise self._usage_error(exc) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _click_exceptions.UsageError as exc:
+            if isinstance(exc, getattr(_click_exceptions, "NoArgsIsHelpError", ())):
+                raise
+            raise self._usage_error(exc) from None
+
+
 app = typer.Typer(help="runflow: the lifecycle of RUN's competence-development activities.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=False, pretty_exceptions_enable=False, cls=OneLineUsageErrors)
 plan_app = typer.Typer(help="Activity plans.", no_args_is_help=True)
 activity_app = typer.Typer(help="Activities: start, show, list.", no_args_is_help=True)
 db_app = typer.Typer(help="The store.", no_args_is_help=True)
@@ -40,7 +76,7 @@ class BadInput(Exception):
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -57,7 +93,8 @@ def read_plan(path: Path):
     except PlanError as exc:
         if len(exc.problems) == 1:
             fail(f"{path}: {exc.problems[0]}")
-        typer.echo(f"error: {path}: {len(exc.problems)} problems: " + "; ".join(map(str, exc.problems)), err=True)
+        typer.echo(one_line(f"error: {path}: {len(exc.problems)} problems: " + "; ".join(map(str, exc.problems))),
+                   err=True)
         raise typer.Exit(2) from None
 
 
@@ -105,7 +142,7 @@ def plan_check(file: Path, as_json: JsonFlag = False) -> None:
         if as_json:
             emit({"valid": False, "problems": [p.model_dump() for p in exc.problems]}, True)
         else:
-            typer.echo(f"error: {file}: " + "; ".join(map(str, exc.problems)), err=True)
+            typer.echo(one_line(f"error: {file}: " + "; ".join(map(str, exc.problems))), err=True)
         raise typer.Exit(2) from None
     emit({"valid": True, "id": plan.id, "title": plan.title, "sessions": len(plan.sessions),
           "deadline": plan.registration.deadline.isoformat()}, as_json, f"{file}: OK ({plan.id}, "
@@ -238,10 +275,17 @@ def report(activity_id: str,
            out: Annotated[Path | None, typer.Option(help="Write report.md, report.csv and report.png here.")] = None,
            as_json: JsonFlag = False) -> None:
     """The final report of a completed activity."""
+    from sqlalchemy.exc import OperationalError
+
     from worker.settings import get_settings
     from worker.wiring import open_store
 
-    row = open_store(get_settings()).report(activity_id)
+    settings = get_settings()
+    try:
+        row = open_store(settings).report(activity_id)
+    except OperationalError as exc:
+        fail(f"cannot read the store at {settings.effective_database_url} ({exc.orig}); "
+             "run `runflow db upgrade` first", code=1)
     if row is None:
         fail(f"no report for {activity_id!r} yet (it is made when the activity completes)")
     files = {}

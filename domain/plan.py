@@ -284,7 +284,10 @@ def parse_plan_text(text: str, reference: ReferenceData | None = None) -> Activi
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PlanError([Problem(field="plan", message=f"not valid YAML: {exc}")]) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or "cannot be parsed"
+        raise PlanError([Problem(field="plan", message=f"not valid YAML{where}: {what}")]) from None
     return parse_plan(data, reference)
 
 

@@ -14,7 +14,11 @@ from activities_impl.store import ANONYMISED_EMAIL
 from api.service import Refused
 from domain.lifecycle import OverrideAction, SeatStatus
 from domain.phases import Phase
+from temporalio.worker import Replayer
+
+from worker.converter import build_data_converter
 from workflows import search_attributes as sa
+from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 
 ORGS = ["sundsvall", "ostersund", "are"]
 
@@ -35,6 +39,13 @@ async def open_activity(lab, plan):
 
 def recipients(lab, purpose: str) -> list[str]:
     return sorted(m["To"] for m in lab.mails(purpose))
+
+
+async def replay(handle) -> None:
+    """The code replays its own history deterministically, with the same data converter."""
+    history = await handle.fetch_history()
+    await Replayer(workflows=[ActivityLifecycleWorkflow], data_converter=build_data_converter()).replay_workflow(
+        history)
 
 
 def body(message) -> str:
@@ -92,6 +103,7 @@ async def test_run_branch_goes_through_every_phase_to_anonymised(lab, make_plan)
     desc = await handle.describe()
     assert desc.typed_search_attributes.get(sa.PHASE) == "anonymised"
     assert desc.typed_search_attributes.get(sa.CONFIRMED_COUNT) == 3
+    await replay(handle)
 
 
 async def test_low_enrolment_is_cancelled_by_itself_after_the_grace_period(lab, make_plan):
@@ -321,6 +333,8 @@ async def test_continue_as_new_with_a_lowered_threshold_keeps_state(lab, make_pl
     assert len(lab.mails("registration")) == 25
     assert Counter(m["To"] for m in lab.mails("confirmed")) == Counter(
         {f"p{i}@skola.test": 1 for i in range(21) if i != 3})
+    await replay(handle)  # the first run, which ends in continue-as-new
+    await replay(lab.env.client.get_workflow_handle(handle.id))  # the last run, started from the carried state
 
 
 async def test_no_personal_data_in_the_workflow_history(lab, make_plan):
