@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -25,5 +27,7 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
 
 
 def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options) -> Worker:
+    """On shutdown, running activities get a few seconds to finish (an e-mail batch stops between messages)."""
+    options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     return Worker(client, task_queue=task_queue, workflows=[ActivityLifecycleWorkflow],
                   activities=activities.all(), **options)

@@ -67,6 +67,10 @@ ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coef
                              maximum_interval=timedelta(minutes=2))
 
 
+BULK_ACTIVITIES = {"send_invitation", "send_deadline_reminder", "announce", "send_session_reminder", "send_survey",
+                   "remind_survey"}
+
+
 def workflow_id(activity_id: str) -> str:
     return f"activity-{activity_id}"
 
@@ -496,7 +500,14 @@ class ActivityLifecycleWorkflow:
         workflow.continue_as_new(LifecycleInput(state=self.s, continue_as_new_after_events=self.threshold))
 
     async def activity(self, name: str, arg: Any, result_type: type | None = None) -> Any:
+        """Run an activity; retried with backoff until it succeeds (e.g. while the SMTP server is down).
+
+        Activities that mail many people heartbeat after each message, so they get a long
+        start-to-close timeout and a heartbeat timeout that notices a dead worker quickly.
+        """
+        bulk = name in BULK_ACTIVITIES
         return await workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
+            name, arg, result_type=result_type, retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=timedelta(minutes=30 if bulk else 2),
+            heartbeat_timeout=timedelta(minutes=1) if bulk else None,
             summary=f"{name} {self.plan.activity_id}")
