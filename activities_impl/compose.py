@@ -30,7 +30,7 @@ def clock(local: datetime) -> str:
 
 
 def when(at: datetime, end: datetime | None = None) -> str:
-    """'tisdag 23 september 2027 kl. 09.00–15.00' in Swedish time."""
+    """'torsdag 23 september 2027 kl. 09.00–15.00' in Swedish time."""
     local = at.astimezone(STOCKHOLM)
     text = f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} kl. {clock(local)}"
     if end is not None:

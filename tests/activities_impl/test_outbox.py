@@ -1,0 +1,92 @@
+"""The outbox: each business key is mailed at most once, across retries, failures and competing workers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from activities_impl.outbox import Attachment, Envelope, Outbox, message_id
+
+ICS = b"BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n"
+
+
+@pytest.fixture
+def outbox(store, mailer, settings) -> Outbox:
+    return Outbox(store, mailer, settings.smtp_from)
+
+
+def envelope(key: str, recipient: str = "anna@example.se", **changes) -> Envelope:
+    return Envelope(key=key, activity_id="a1", purpose="registration", recipient=recipient,
+                    subject=f"Ämne {key}", body=f"Hej! ({key})", **changes)
+
+
+def status(store, key: str):
+    return next(m for m in store.outbox() if m.key == key)
+
+
+async def test_send_delivers_each_key_once(outbox, mailer, store):
+    batch = [envelope("k1", "anna@example.se"), envelope("k2", "bo@example.se"), envelope("k1", "anna@example.se")]
+    assert await outbox.send(batch) == 2
+    assert await outbox.send(batch) == 0
+    assert [(m["To"], m["Subject"]) for m in mailer.sent] == [("anna@example.se", "Ämne k1"),
+                                                              ("bo@example.se", "Ämne k2")]
+    assert mailer.sent[0]["From"] == "RUN <run@test>"
+    assert mailer.sent[0].get_content().strip() == "Hej! (k1)"
+    assert {(m.key, m.status, m.attempts) for m in store.outbox()} == {("k1", "sent", 1), ("k2", "sent", 1)}
+
+
+async def test_failed_send_is_released_and_retried_once(outbox, mailer, store):
+    batch = [envelope("k1"), envelope("k2")]
+    mailer.fail_next = 1
+    with pytest.raises(ConnectionError):
+        await outbox.send(batch)
+    assert mailer.sent == []
+    assert (status(store, "k1").status, status(store, "k1").attempts) == ("pending", 1)
+    assert status(store, "k2").status == "pending"
+
+    assert await outbox.send(batch) == 2  # the activity's retry
+    assert await outbox.send(batch) == 0
+    assert sorted(m["Subject"] for m in mailer.sent) == ["Ämne k1", "Ämne k2"]
+    row = status(store, "k1")
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert row.sent_at is not None and row.claimed_at is not None
+
+
+async def test_fresh_claim_of_another_worker_is_not_sent(outbox, mailer, store):
+    store.enqueue([envelope("k1").row()])
+    assert store.claim("k1", datetime.now(timezone.utc)) is not None  # another worker is sending it
+    assert await outbox.send([envelope("k1")]) == 0
+    assert mailer.sent == []
+    assert status(store, "k1").status == "sending"
+
+
+async def test_stale_claim_is_taken_over(outbox, mailer, store):
+    store.enqueue([envelope("k1").row()])
+    store.claim("k1", datetime.now(timezone.utc) - timedelta(minutes=10))  # a worker killed mid-send
+    assert await outbox.send([envelope("k1")]) == 1
+    assert len(mailer.sent) == 1
+    row = status(store, "k1")
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_message_id_is_stable_per_key(outbox, mailer):
+    await outbox.send([envelope("a1|registration|r1"), envelope("a1|registration|r2")])
+    first, second = mailer.sent
+    assert first["Message-ID"] == message_id("a1|registration|r1") == message_id("a1|registration|r1")
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first["X-Runflow-Purpose"] == "registration"
+
+
+async def test_attachments_survive_the_outbox(outbox, mailer):
+    attachments = [Attachment("a1.ics", "text/calendar; method=PUBLISH", ICS),
+                   Attachment("a1-deltagare.png", "image/png", b"\x89PNG\r\n\x1a\n\x00\xff")]
+    await outbox.send([envelope("k1", attachments=attachments)])
+    [message] = mailer.sent
+    ics, png = message.iter_attachments()
+    assert ics.get_content_type() == "text/calendar"
+    assert ics.get_param("method") == "PUBLISH"
+    assert ics.get_filename() == "a1.ics"
+    assert ics.get_payload(decode=True) == ICS
+    assert (png.get_content_type(), png.get_filename()) == ("image/png", "a1-deltagare.png")
+    assert png.get_payload(decode=True) == b"\x89PNG\r\n\x1a\n\x00\xff"

@@ -1,0 +1,51 @@
+"""The embedded SMTP sink: what SmtpMailer sends lands as one .eml file per message."""
+
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+
+from activities_impl.mailer import SmtpMailer
+from worker.smtp_sink import start_sink
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mail(to: str, subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "RUN <run@test>"
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content("Hej!\n\nMed vänliga hälsningar\nRUN")
+    return message
+
+
+@pytest.fixture
+def sink(tmp_path):
+    port = free_port()
+    controller = start_sink(tmp_path / "mail", port)
+    yield tmp_path / "mail", port
+    controller.stop()
+
+
+async def test_each_message_becomes_an_eml_file(sink):
+    directory, port = sink
+    mailer = SmtpMailer("127.0.0.1", port, timeout=10)
+    await mailer.send(mail("anna@example.se", "Bekräftelse: du är anmäld till Läs- och skrivutveckling"))
+    await mailer.send(mail("bo@example.se", "Reservlista: Läs- och skrivutveckling"))
+
+    files = sorted(directory.glob("*.eml"))
+    assert [f.name[:5] for f in files] == ["00001", "00002"]
+    parsed = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert [(m["To"], m["Subject"]) for m in parsed] == [
+        ("anna@example.se", "Bekräftelse: du är anmäld till Läs- och skrivutveckling"),
+        ("bo@example.se", "Reservlista: Läs- och skrivutveckling"),
+    ]
+    assert "Med vänliga hälsningar" in parsed[0].get_content()
