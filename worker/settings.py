@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     log_format: str = "console"  # console | json
     log_level: str = "INFO"
     secret_key: str = "dev-only-change-me"
+    api_token: str | None = None  # bearer token of the coordinators' HTTP API (/api); unset: the API refuses all
 
     @property
     def effective_database_url(self) -> str:
