@@ -35,6 +35,7 @@ from domain.tables import (
     Report,
     SurveyAnswer,
     SurveyInvitation,
+    TeamMember,
 )
 from migrations import alembic_config
 
@@ -43,7 +44,11 @@ ANONYMISED_EMAIL = "anonymiserad@runflow.invalid"
 
 
 class StoreError(Exception):
-    """A refusal by the store (unknown token, duplicate answer, ...), with a reason for people."""
+    """A refusal by the store, with a reason for people and a `code` for programs."""
+
+    def __init__(self, message: str, code: str = "refused"):
+        super().__init__(message)
+        self.code = code
 
 
 def utcnow() -> datetime:
@@ -183,9 +188,9 @@ class Store:
         email = email.strip().lower()
         with self.session() as s:
             if s.get(Activity, activity_id) is None:
-                raise StoreError(f"unknown activity {activity_id!r}")
+                raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity")
             if s.get(Organisation, organisation_id) is None:
-                raise StoreError(f"unknown organisation {organisation_id!r}")
+                raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation")
             row = s.exec(select(Participant).where(Participant.activity_id == activity_id,
                                                    Participant.email == email)).first()
             if row is not None:  # details are kept as first given: a refused re-registration changes nothing
@@ -208,13 +213,40 @@ class Store:
             return [rows[i] for i in wanted if i in rows]
 
     def discard_participant_if_unregistered(self, participant_id: int) -> None:
-        """Undo `upsert_participant` when the workflow refused the registration."""
+        """Undo `upsert_participant` (and its team) when the workflow refused the registration."""
         with self.session() as s:
             has_registration = s.exec(select(Registration.id)
                                       .where(Registration.participant_id == participant_id)).first()
             row = s.get(Participant, participant_id)
             if row is not None and has_registration is None:
+                for member in s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)):
+                    s.delete(member)
+                s.flush()
                 s.delete(row)
+
+    def set_team_members(self, participant_id: int, names: list[str]) -> None:
+        """The named members of the participant's team (replacing earlier ones)."""
+        with self.session() as s:
+            participant = s.get(Participant, participant_id)
+            if participant is None:
+                raise StoreError(f"unknown participant {participant_id}", "unknown_participant")
+            for member in s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)):
+                s.delete(member)
+            for name in names:
+                s.add(TeamMember(activity_id=participant.activity_id, participant_id=participant_id, name=name))
+
+    def team_members(self, participant_id: int) -> list[str]:
+        with self.session() as s:
+            rows = s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)
+                          .order_by(TeamMember.id))
+            return [m.name or "" for m in rows]
+
+    def registration(self, registration_id: str) -> tuple[Registration, Participant] | None:
+        with self.session() as s:
+            row = s.exec(select(Registration, Participant)
+                         .join(Participant, Participant.id == Registration.participant_id)
+                         .where(Registration.id == registration_id)).first()
+            return (row[0], row[1]) if row else None
 
     def record_registration(self, *, registration_id: str, activity_id: str, participant_id: int, status: str,
                             team_size: int, seq: int) -> None:
@@ -311,11 +343,11 @@ class Store:
             invitation = s.exec(select(SurveyInvitation).where(SurveyInvitation.token == token)
                                 .with_for_update()).first()
             if invitation is None:
-                raise StoreError("okänd eller ogiltig enkätlänk")
+                raise StoreError("okänd eller ogiltig enkätlänk", "unknown")
             if invitation.answered_at is not None:
-                raise StoreError("enkäten är redan besvarad, tack!")
+                raise StoreError("enkäten är redan besvarad, tack!", "answered")
             if invitation.closed or now >= invitation.closes_at:
-                raise StoreError("enkäten är stängd")
+                raise StoreError("enkäten är stängd", "closed")
             participant = s.get(Participant, invitation.participant_id) if invitation.participant_id else None
             invitation.answered_at = now
             s.add(invitation)
@@ -408,6 +440,9 @@ class Store:
             for p in people:
                 p.name, p.email, p.school, p.anonymised = None, None, None, True
                 s.add(p)
+            for member in s.exec(select(TeamMember).where(TeamMember.activity_id == activity_id)):
+                member.name = None
+                s.add(member)
             for invitation in s.exec(select(SurveyInvitation).where(SurveyInvitation.activity_id == activity_id)):
                 invitation.participant_id = None
                 s.add(invitation)

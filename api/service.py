@@ -138,22 +138,46 @@ class Service:
 
     # -- participants ----------------------------------------------------
     async def register(self, activity_id: str, *, name: str, email: str, organisation: str, role: str,
-                       school: str | None = None, team_size: int = 1) -> RegistrationResult:
+                       school: str | None = None, team_size: int = 1,
+                       team_members: list[str] | None = None) -> RegistrationResult:
+        """Store the person (and team), then ask the workflow for a seat; a refusal leaves nothing behind."""
+        if team_members:
+            team_size = len(team_members)
         handle = await self._running_handle(activity_id)
         existing = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         try:
             participant_id = await asyncio.to_thread(
                 self.store.upsert_participant, activity_id, name=name, email=email, organisation_id=organisation,
                 role=role, school=school)
+            if team_members and existing is None:
+                await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
         except StoreError as exc:
             raise Refused(str(exc)) from None
         try:
-            return await handle.execute_update(ActivityLifecycleWorkflow.register,
-                                               RegistrationRequest(participant_id=participant_id,
-                                                                   team_size=team_size))
+            result = await handle.execute_update(ActivityLifecycleWorkflow.register,
+                                                 RegistrationRequest(participant_id=participant_id,
+                                                                     team_size=team_size))
         except WorkflowUpdateFailedError as exc:
             if existing is None:
                 await asyncio.to_thread(self.store.discard_participant_if_unregistered, participant_id)
+            raise Refused(_reason(exc)) from None
+        if team_members and existing is not None:  # registering again after a withdrawal
+            await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
+        return result
+
+    async def withdraw_registration(self, registration_id: str) -> WithdrawalResult:
+        """Withdraw through a personal link: only the registration the link was made for."""
+        found = await asyncio.to_thread(self.store.registration, registration_id)
+        if found is None:
+            raise Refused("not registered for this activity")
+        registration, participant = found
+        if registration.status not in ("confirmed", "waitlisted"):
+            raise Refused("not registered for this activity")
+        handle = await self._running_handle(registration.activity_id)
+        try:
+            return await handle.execute_update(ActivityLifecycleWorkflow.withdraw,
+                                               WithdrawalRequest(participant_id=participant.id))
+        except WorkflowUpdateFailedError as exc:
             raise Refused(_reason(exc)) from None
 
     async def withdraw(self, activity_id: str, email: str) -> WithdrawalResult:

@@ -116,6 +116,16 @@ class Registration(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
 
 
+class TeamMember(SQLModel, table=True):
+    """A named member of a team registration; the registrant is the team's contact. Erased by anonymisation."""
+
+    __tablename__ = "team_member"
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    name: str | None
+
+
 class Attendance(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("activity_id", "session_no", "participant_id"),)
     id: int | None = Field(default=None, primary_key=True)

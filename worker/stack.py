@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -44,13 +43,12 @@ class StackConfig:
     host: str = "127.0.0.1"
 
     def settings(self) -> Settings:
-        return Settings(
-            temporal_address=f"{self.host}:{self.temporal_port}", data_dir=self.data_dir.resolve(),
-            smtp_host=self.host, smtp_port=self.smtp_port, web_base_url=f"http://{self.host}:{self.web_port}",
-            log_format=os.environ.get("RUNFLOW_LOG_FORMAT", "console"),
-            log_level=os.environ.get("RUNFLOW_LOG_LEVEL", "INFO"),
-            task_queue=os.environ.get("RUNFLOW_TASK_QUEUE", "runflow"),
-        )
+        """Settings from the environment, with the addresses of the parts this stack starts."""
+        return Settings().model_copy(update={
+            "temporal_address": f"{self.host}:{self.temporal_port}", "data_dir": self.data_dir.resolve(),
+            "smtp_host": self.host, "smtp_port": self.smtp_port,
+            "web_base_url": f"http://{self.host}:{self.web_port}",
+        })
 
 
 def start_temporal(config: StackConfig) -> subprocess.Popen:
@@ -106,7 +104,9 @@ async def run_stack(config: StackConfig) -> int:
         store = open_store(settings, migrate=True)
         client = await wait_for_temporal(settings, temporal)
         activities = build_activities(store, smtp_mailer(settings), settings)
-        web = uvicorn.Server(uvicorn.Config(create_app(store), host=config.host, port=config.web_port,
+        service = Service(client, store, settings.task_queue)
+        app = create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token)
+        web = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.web_port,
                                             log_level="warning", lifespan="off"))
         web.install_signal_handlers = lambda: None  # the stack handles signals
         async with build_worker(client, activities, settings.task_queue):
@@ -124,8 +124,7 @@ async def run_stack(config: StackConfig) -> int:
                   f"RUNFLOW_DATA_DIR={settings.data_dir}")
             print("runflow ready", flush=True)
             if config.demo:
-                tasks.append(asyncio.create_task(
-                    run_demo(Service(client, store, settings.task_queue), store)))
+                tasks.append(asyncio.create_task(run_demo(service, store)))
             await stop.wait()
             log.info("stopping")
     finally:
