@@ -187,13 +187,15 @@ def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
 
 @activity_app.command("list")
 def activity_list(phase: Annotated[str | None, typer.Option(help="Only activities in this phase.")] = None,
+                  below_minimum: Annotated[bool, typer.Option("--below-minimum",
+                                                              help="Only those below their minimum.")] = False,
                   as_json: JsonFlag = False) -> None:
     """All activities, from Temporal's visibility (search attributes)."""
     from domain.phases import Phase
 
     if phase is not None and phase not in {p.value for p in Phase}:
         fail(f"unknown phase {phase!r} (one of {', '.join(p.value for p in Phase)})")
-    rows = run_with_service(lambda service: service.list(phase))
+    rows = run_with_service(lambda service: service.list(phase, True if below_minimum else None))
     human = "\n".join(f"{r['id']}\t{r['phase']}\t{r['confirmed']}\t{r['status']}" for r in rows) or "no activities"
     emit({"activities": rows}, as_json, human)
 

@@ -91,16 +91,25 @@ class Service:
                 raise Refused(f"no activity {activity_id!r}") from None
             raise
 
-    async def list(self, phase: str | None = None) -> list[dict]:
+    @staticmethod
+    def visibility_query(phase: str | None = None, below_minimum: bool | None = None) -> str:
+        """The Temporal visibility query for activities (the same one to paste into the UI)."""
         query = 'WorkflowType = "ActivityLifecycleWorkflow"'
         if phase:
             query += f' AND {sa.PHASE.name} = "{phase}"'
+        if below_minimum is not None:
+            query += f" AND {sa.BELOW_MINIMUM.name} = {str(below_minimum).lower()}"
+        return query
+
+    async def list(self, phase: str | None = None, below_minimum: bool | None = None) -> list[dict]:
+        query = self.visibility_query(phase, below_minimum)
         rows = []
         async for wf in self.client.list_workflows(query):
             attrs = wf.typed_search_attributes
             rows.append({
                 "id": wf.id.removeprefix("activity-"), "workflow_id": wf.id, "status": wf.status.name.lower(),
                 "phase": attrs.get(sa.PHASE), "confirmed": attrs.get(sa.CONFIRMED_COUNT),
+                "below_minimum": attrs.get(sa.BELOW_MINIMUM),
                 "focus_area": attrs.get(sa.FOCUS_AREA),
                 "first_session_start": (attrs.get(sa.FIRST_SESSION_START) or None) and attrs.get(
                     sa.FIRST_SESSION_START).isoformat(),

@@ -1,0 +1,53 @@
+"""Participants' calendars follow the activity: the .ics files actually sent, parsed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from icalendar import Calendar
+
+from domain.lifecycle import OverrideAction
+
+
+def events(message) -> tuple[str, list]:
+    part = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
+    calendar = Calendar.from_ical(part.get_payload(decode=True))
+    return str(calendar.get("METHOD")), list(calendar.walk("VEVENT"))
+
+
+async def test_confirmation_postponement_and_cancellation_update_the_same_events(lab, make_plan):
+    start = await lab.now()
+    plan = make_plan(start, places=3, min_participants=3)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+
+    method, sent = events(lab.mails("registration", to="anna@skola.test")[0])
+    uids = [str(e["UID"]) for e in sent]
+    assert method == "PUBLISH" and uids == [f"{plan.id}-session-1@runflow", f"{plan.id}-session-2@runflow"]
+    assert [int(e["SEQUENCE"]) for e in sent] == [0, 0]
+
+    later = make_plan(start + timedelta(days=40), places=3, min_participants=3).model_copy(update={"id": plan.id})
+    await lab.service.decide(plan.id, OverrideAction.POSTPONE, plan=later)
+    method, moved = events(lab.mails("postponed", to="anna@skola.test")[0])
+    assert method == "PUBLISH" and [str(e["UID"]) for e in moved] == uids
+    assert [int(e["SEQUENCE"]) for e in moved] == [1, 1]
+    assert [e.decoded("DTSTART") for e in moved] == [s.start.replace(microsecond=0) for s in later.sessions]
+
+    await lab.service.decide(plan.id, OverrideAction.CANCEL)
+    method, cancelled = events(lab.mails("cancelled", to="anna@skola.test")[0])
+    assert method == "CANCEL" and [str(e["UID"]) for e in cancelled] == uids
+    assert [int(e["SEQUENCE"]) for e in cancelled] == [2, 2]
+    assert all(str(e["STATUS"]) == "CANCELLED" for e in cancelled)
+
+
+async def test_session_reminder_carries_only_that_session(lab, make_plan):
+    plan = make_plan(await lab.now(), min_participants=1)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    await lab.advance_to(plan.sessions[1].start - timedelta(minutes=1))
+    reminders = lab.mails("session-reminder", to="anna@skola.test")
+    assert len(reminders) == 2
+    assert [[str(e["UID"]) for e in events(m)[1]] for m in reminders] == \
+        [[f"{plan.id}-session-1@runflow"], [f"{plan.id}-session-2@runflow"]]
