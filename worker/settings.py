@@ -29,6 +29,21 @@ class Settings(BaseSettings):
     secret_key: str = "dev-only-change-me"
     api_token: str | None = None  # bearer token of the coordinators' HTTP API (/api); unset: the API refuses all
 
+    # Payload encryption (AES-GCM). Keys by id, base64 of 32 bytes, e.g. {"2026-11": "..."}; the current id encrypts,
+    # every listed id decrypts (rotation). No keys: payloads are not encrypted (dev only).
+    codec_keys: dict[str, str] = {}
+    codec_key_id: str | None = None
+    codec_token: str | None = None  # bearer token of the codec server (/codec/encode, /codec/decode)
+    codec_cors_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
+
+    # Connection to a hosted or TLS-protected Temporal cluster.
+    temporal_tls_cert: Path | None = Field(None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "RUNFLOW_TEMPORAL_TLS_CERT"))
+    temporal_tls_key: Path | None = Field(None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "RUNFLOW_TEMPORAL_TLS_KEY"))
+    temporal_tls_ca: Path | None = Field(None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "RUNFLOW_TEMPORAL_TLS_CA"))
+    temporal_tls_server_name: str | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_NAME", "RUNFLOW_TEMPORAL_TLS_SERVER_NAME"))
+    temporal_api_key: str | None = Field(None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "RUNFLOW_TEMPORAL_API_KEY"))
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'runflow.db').resolve()}"
