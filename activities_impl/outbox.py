@@ -51,6 +51,14 @@ class Envelope:
         )
 
 
+class MailDeliveryError(Exception):
+    """An e-mail could not be handed to the SMTP server; the message holds no address."""
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def message_id(key: str) -> str:
     """A Message-ID derived from the business key, so a duplicate (if one ever slips through) is recognisable."""
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@runflow>"
@@ -62,7 +70,7 @@ def to_email(row: OutboxMessage, sender: str) -> EmailMessage:
     message["To"] = row.recipient
     message["Subject"] = row.subject
     message["Message-ID"] = message_id(row.key)
-    message["X-Runflow-Key"] = hashlib.sha256(row.key.encode()).hexdigest()[:16]
+    message["X-Runflow-Key"] = key_digest(row.key)
     message["X-Runflow-Purpose"] = row.purpose
     message.set_content(row.body)
     for item in json.loads(row.attachments_json):
@@ -99,9 +107,12 @@ class Outbox:
             return 0
         try:
             await self.mailer.send(to_email(row, self.sender))
-        except Exception:
+        except Exception as exc:
             await asyncio.to_thread(self.store.release, key)
-            raise
+            # SMTP errors quote addresses: keep them out of logs and Temporal failures (retried all the same).
+            code = getattr(exc, "code", None)
+            raise MailDeliveryError(f"sending a {row.purpose} e-mail (key {key_digest(key)}) failed: "
+                                    f"{type(exc).__name__}" + (f" {code}" if code else "")) from None
         await asyncio.to_thread(self.store.mark_sent, key, datetime.now(timezone.utc))
         if activity.in_activity():
             activity.heartbeat(key)

@@ -23,7 +23,7 @@ def _flatten_temporal(_logger, _name, event: dict) -> dict:
     return event
 
 
-def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
+def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) -> None:
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     # Temporal's workflow/activity loggers put their ids in `extra`; keep them as fields, not in the message.
     temporalio.workflow.logger.workflow_info_on_message = False
@@ -42,7 +42,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
         structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
     root = logging.getLogger()

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from activities_impl.outbox import Attachment, Envelope, Outbox, message_id
+from activities_impl.outbox import Attachment, Envelope, MailDeliveryError, Outbox, message_id
 
 ICS = b"BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n"
 
@@ -39,8 +39,9 @@ async def test_send_delivers_each_key_once(outbox, mailer, store):
 async def test_failed_send_is_released_and_retried_once(outbox, mailer, store):
     batch = [envelope("k1"), envelope("k2")]
     mailer.fail_next = 1
-    with pytest.raises(ConnectionError):
+    with pytest.raises(MailDeliveryError) as failed:
         await outbox.send(batch)
+    assert "ConnectionError" in str(failed.value) and "@" not in str(failed.value)  # no address in the error
     assert mailer.sent == []
     assert (status(store, "k1").status, status(store, "k1").attempts) == ("pending", 1)
     assert status(store, "k2").status == "pending"
