@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean record-histories
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (runflow needs Python 3.11)"; exit 2; }
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Only for workflow code that has not been released: released changes go behind workflow.patched().
+record-histories: $(STAMP)
+	rm -rf tests/replay/histories
+	RUNFLOW_RECORD_HISTORIES=$(CURDIR)/tests/replay/histories $(BIN)/python -m pytest -q tests/workflows
 
 clean:
 	rm -rf var .pytest_cache

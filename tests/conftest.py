@@ -1,13 +1,19 @@
-"""Shared fixtures: the time-skipping test server, a migrated SQLite store, a worker per test."""
+"""Shared fixtures: the time-skipping test server, a migrated store (SQLite and PostgreSQL), a worker per test."""
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -41,12 +47,55 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+# PostgreSQL: `.ci/run` starts one (`.ci/postgres.sh`) and sets this; locally run `.ci/postgres.sh` and export it.
+POSTGRES_URL_ENV = "RUNFLOW_TEST_POSTGRES_URL"
+POSTGRES_SKIP_REASON = (f"{POSTGRES_URL_ENV} is not set: run .ci/postgres.sh and export "
+                        f"{POSTGRES_URL_ENV}=postgresql+psycopg://runflow:runflow@127.0.0.1:5432/runflow_test")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_URL_ENV) or None
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (created through the configured one, dropped afterwards); its URL."""
+    base = make_url(postgres_url())
+    name = f"runflow_t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> Iterator[str]:
+    """An empty database per test: SQLite in tmp_path, and PostgreSQL when RUNFLOW_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/runflow.db"
+        return
+    if postgres_url() is None:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
-def store(tmp_path) -> Store:
-    store = Store(f"sqlite:///{tmp_path}/runflow.db")
+def store(database_url) -> Iterator[Store]:
+    """A migrated store with the reference data, on each backend (see `database_url`)."""
+    store = Store(database_url)
     store.migrate()
     store.seed_reference(default_reference())
-    return store
+    yield store
+    store.engine.dispose()  # before the PostgreSQL database is dropped
 
 
 @pytest.fixture
@@ -57,6 +106,28 @@ def mailer() -> MemoryMailer:
 @pytest.fixture
 def settings() -> Settings:
     return Settings(web_base_url="http://web.test", secret_key="test-secret", smtp_from="RUN <run@test>")
+
+
+async def record_histories(client: Client, handles: list, directory: Path) -> None:
+    """Save every run of the test's workflows as JSON, named after the test, for the replay gate."""
+    test = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0]
+    base, _, params = test.partition("[")
+    params = [p for p in params.rstrip("]").split("-") if p]
+    if "postgres" in params:
+        return  # the same workflow history as the SQLite run: record it once
+    params = [p for p in params if p != "sqlite"]
+    name = re.sub(r"[^A-Za-z0-9_]+", "-", "-".join([base.removeprefix("test_"), *params])).strip("-")
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, handle in enumerate(handles):
+        run_id, run = handle.result_run_id, 1
+        while run_id:
+            history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+            suffix = (f"-{i + 1}" if len(handles) > 1 else "") + (f"-run{run}" if run > 1 else "")
+            (directory / f"{name}{suffix}.json").write_text(history.to_json())
+            last = history.events[-1]
+            run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                      if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+            run += 1
 
 
 class Lab:
@@ -83,6 +154,8 @@ class Lab:
             async with build_worker(self.env.client, activities, self.task_queue):
                 yield self
         finally:
+            if os.environ.get("RUNFLOW_RECORD_HISTORIES"):  # make record-histories
+                await record_histories(self.env.client, started, Path(os.environ["RUNFLOW_RECORD_HISTORIES"]))
             # A workflow left running without its worker would stop the server from skipping time.
             for handle in started:
                 try:
