@@ -1,0 +1,78 @@
+"""Concurrent registrations and withdrawals: the workflow is the single writer of seats."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from domain.lifecycle import SeatStatus
+
+
+async def test_200_concurrent_registrations_for_60_places_then_10_concurrent_withdrawals(lab, make_plan):
+    plan = make_plan(await lab.now(), places=60, min_participants=10)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+
+    async def register(i: int):
+        return await lab.service.register(plan.id, name=f"Person {i}", email=f"p{i}@skola.test",
+                                          organisation="sundsvall", role="lärare")
+
+    results = await asyncio.gather(*(register(i) for i in range(200)))
+    statuses = Counter(r.status for r in results)
+    assert statuses == {SeatStatus.CONFIRMED: 60, SeatStatus.WAITLISTED: 140}
+    assert len({r.registration_id for r in results}) == 200
+    # Arrival order: the waiting list is exactly the registrations after the 60th, in the order they were taken.
+    by_seq = sorted(results, key=lambda r: int(r.registration_id.rsplit("-r", 1)[1]))
+    assert [r.status for r in by_seq] == [SeatStatus.CONFIRMED] * 60 + [SeatStatus.WAITLISTED] * 140
+    assert [r.waitlist_position for r in by_seq[60:]] == list(range(1, 141))
+    stored = lab.store.registrations(plan.id)
+    assert len(stored) == 200 and Counter(r.status for r, _ in stored) == {"confirmed": 60, "waitlisted": 140}
+    assert len(lab.mails("registration")) == 200
+
+    leaving = [r for r in by_seq[:60]][::6]  # ten confirmed people withdraw at once
+    emails = {r.id: p.email for r, p in stored}
+    outcomes = await asyncio.gather(*(lab.service.withdraw(plan.id, emails[r.registration_id]) for r in leaving))
+    promoted = [rid for o in outcomes for rid in o.promoted]
+    assert len(promoted) == 10 and set(promoted) == {r.registration_id for r in by_seq[60:70]}
+    status = await lab.service.status(plan.id)
+    assert (status.confirmed, status.waitlisted, status.withdrawn) == (60, 130, 10)
+    assert sorted(m["To"] for m in lab.mails("promoted")) == sorted(emails[rid] for rid in promoted)
+
+
+async def run_lengths(client, handle) -> list[int]:
+    """Event counts of every run of the workflow, following continue-as-new."""
+    lengths, run_id = [], handle.result_run_id
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        lengths.append(len(history.events))
+        last = history.events[-1]
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+    return lengths
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)  # minutes of bulk mail: one backend is enough
+async def test_2000_participants_complete_with_every_run_under_the_event_limit(lab, make_plan):
+    plan = make_plan(await lab.now(), places=1800, min_participants=100)
+    handle = await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+
+    async def register(i: int):
+        return await lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test",
+                                          organisation=["sundsvall", "are", "berg"][i % 3], role="lärare")
+
+    for batch in range(0, 2000, 100):
+        await asyncio.gather(*(register(i) for i in range(batch, batch + 100)))
+    status = await lab.service.status(plan.id)
+    assert (status.confirmed, status.waitlisted, status.registrations) == (1800, 200, 2000)
+    assert status.run_number > 1  # the server suggested continue-as-new and the state was carried over
+
+    result = await handle.result()
+    assert result.phase.value == "anonymised" and result.confirmed == 1800
+    lengths = await run_lengths(lab.env.client, handle)
+    assert len(lengths) > 1 and max(lengths) < 10_240, lengths
+    print(f"run lengths: {lengths}")
+    assert len(lab.store.registrations(plan.id)) == 2000
