@@ -311,6 +311,20 @@ def worker() -> None:
 
 
 @app.command()
+def web(host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+        forwarded_allow_ips: Annotated[str | None, typer.Option(
+            help="Proxies whose X-Forwarded-* headers are trusted (comma-separated; '*' for all).")] = None,
+        connect_timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for Temporal at start.")] = 60,
+        ) -> None:
+    """Run the web app (participant pages, /api, /codec) with uvicorn; settings from the environment."""
+    from worker.web_server import WebConfig, run_web
+
+    raise typer.Exit(run_web(WebConfig(host=host, port=port, connect_timeout=connect_timeout,
+                                       forwarded_allow_ips=forwarded_allow_ips)))
+
+
+@app.command()
 def up(data_dir: Annotated[Path, typer.Option(help="Where Temporal, the store and the mail go.")] = Path("var"),
        temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
        ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,

@@ -1,0 +1,285 @@
+"""The coordinators' HTTP API: JSON over the same `Service` the CLI uses.
+
+Mounted by the web app under `/api` (`app.include_router(coordinator_router(...), prefix="/api")`).
+Every request needs `Authorization: Bearer <RUNFLOW_API_TOKEN>`; without a configured token the
+API is disabled and answers 401 to everything.
+
+Status codes: 401 no or wrong token; 404 no such activity (or no report yet); 409 the workflow or
+the service refused (wrong phase, already started, an e-mail not registered for the activity, ...);
+415 a plan body that is neither JSON nor YAML; 422 bad input, with `detail` a reason, for plans
+`{"problems": [{"field", "message"}, ...]}`, and for a body that does not fit its model (an unknown
+`action`, `session_no` below 1) FastAPI's usual error list; 503 Temporal cannot list workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from activities_impl.store import Store
+from api.service import Refused, Service
+from domain.lifecycle import ActivityStatus, OverrideAction
+from domain.phases import Phase
+from domain.plan import ActivityPlan, PlanError, Problem, parse_plan, parse_plan_text
+from domain.reference import ReferenceData, default_reference
+from domain.tables import Report
+
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+PHASES = ", ".join(p.value for p in Phase)
+
+
+# -- models ----------------------------------------------------------------
+class ProblemsDetail(BaseModel):
+    problems: list[Problem]
+
+
+class ErrorOut(BaseModel):
+    detail: str | ProblemsDetail | list[dict[str, Any]] = Field(
+        description="why; for an invalid plan its problems by field; for a malformed body FastAPI's error list")
+
+
+class ActivityRow(BaseModel):
+    id: str
+    workflow_id: str
+    status: str
+    phase: str | None = None
+    confirmed: int | None = None
+    focus_area: str | None = None
+    first_session_start: str | None = None
+
+
+class ActivityList(BaseModel):
+    activities: list[ActivityRow]
+
+
+class Started(BaseModel):
+    id: str
+    workflow_id: str
+    phase: str = Phase.PLANNED.value
+
+
+class DecisionIn(BaseModel):
+    action: OverrideAction
+    until: datetime | None = Field(None, description="extend: the new deadline, ISO-8601 with an offset")
+    plan: dict[str, Any] | None = Field(None, description="postpone: the new plan (same id, new dates)")
+
+
+class DecisionOut(BaseModel):
+    id: str
+    action: OverrideAction
+    phase: str
+
+
+class AttendanceIn(BaseModel):
+    session_no: int = Field(ge=1)
+    present: list[str] = Field(min_length=1, description="e-mail addresses of those present")
+
+
+class AttendanceOut(BaseModel):
+    id: str
+    session: int
+    present: int = Field(description="how many are recorded present at the session in all")
+
+
+class ReportSummary(BaseModel):
+    id: str
+    created_at: datetime
+    summary: dict[str, Any]
+
+
+# -- helpers ---------------------------------------------------------------
+def _problems(exc: PlanError) -> HTTPException:
+    return HTTPException(422, {"problems": [p.model_dump() for p in exc.problems]})
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+async def _plan_from_body(request: Request, reference: ReferenceData) -> ActivityPlan:
+    """The plan in the request body: JSON (the plan object) or YAML text; 415 for anything else."""
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type not in YAML_TYPES and not _is_json(media_type):
+        raise HTTPException(415, f"send the plan as application/json or application/yaml, not {media_type}")
+    body = await request.body()
+    try:
+        if _is_json(media_type):
+            try:
+                data = json.loads(body)
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+                raise PlanError([Problem(field="plan", message=f"not valid JSON: {exc}")]) from None
+            return parse_plan(data, reference)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PlanError([Problem(field="plan", message="not UTF-8 text")]) from None
+        return parse_plan_text(text, reference)
+    except PlanError as exc:
+        raise _problems(exc) from None
+
+
+_PLAN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": "an activity plan"}},
+            "application/yaml": {"schema": {"type": "string", "description": "an activity plan as YAML"}},
+        },
+    }
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+def coordinator_router(service: Service, store: Store, api_token: str | None) -> APIRouter:
+    """The `/activities` endpoints, guarded by the bearer token `api_token` (None: every request is 401)."""
+    bearer = HTTPBearer(auto_error=False, description="RUNFLOW_API_TOKEN")
+    reference = default_reference()
+
+    # A default, not Annotated[...]: with postponed annotations FastAPI cannot see the local `bearer`.
+    def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if api_token is None:
+            reason = "the coordinator API is disabled (RUNFLOW_API_TOKEN is not set)"
+        elif credentials is None:
+            reason = "a bearer token is required"
+        elif not secrets.compare_digest(credentials.credentials.encode(), api_token.encode()):
+            reason = "wrong bearer token"
+        else:
+            return
+        raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(tags=["coordinator"], dependencies=[Depends(require_token)], responses=_errors(401))
+
+    async def known(activity_id: str) -> None:
+        if await asyncio.to_thread(store.activity, activity_id) is None:
+            raise HTTPException(404, f"no activity {activity_id!r}")
+
+    def refused(exc: Refused) -> HTTPException:
+        # The store check comes first; this catches a workflow gone while its activity is still stored.
+        return HTTPException(404 if str(exc).startswith("no activity ") else 409, str(exc))
+
+    @router.get("/activities", response_model=ActivityList, responses=_errors(422, 503))
+    async def list_activities(
+            phase: Annotated[str | None, Query(description=f"only activities in this phase: {PHASES}")] = None,
+    ) -> ActivityList:
+        """All activities, from Temporal's visibility (search attributes)."""
+        if phase is not None and phase not in {p.value for p in Phase}:
+            raise HTTPException(422, f"unknown phase {phase!r} (one of {PHASES})")
+        try:
+            rows = await service.list(phase)
+        except RPCError as exc:  # e.g. a server without visibility (the time-skipping test server)
+            raise HTTPException(503, f"Temporal cannot list workflows: {exc.message}") from None
+        return ActivityList(activities=[ActivityRow(**row) for row in rows])
+
+    @router.post("/activities", status_code=201, response_model=Started, responses=_errors(409, 415, 422),
+                 openapi_extra=_PLAN_BODY)
+    async def start_activity(request: Request) -> Started:
+        """Start the lifecycle of a plan (JSON, or YAML with `Content-Type: application/yaml`)."""
+        plan = await _plan_from_body(request, reference)
+        try:
+            handle = await service.start(plan)
+        except Refused as exc:
+            raise HTTPException(409, str(exc)) from None
+        except WorkflowAlreadyStartedError:
+            raise HTTPException(409, f"activity {plan.id!r} has already been started") from None
+        return Started(id=plan.id, workflow_id=handle.id)
+
+    @router.get("/activities/{activity_id}", response_model=ActivityStatus, responses=_errors(404))
+    async def activity_status(activity_id: str) -> ActivityStatus:
+        """Phase, counts, next due time, sessions and decisions of one activity."""
+        await known(activity_id)
+        try:
+            return await service.status(activity_id)
+        except Refused as exc:
+            raise refused(exc) from None
+
+    @router.post("/activities/{activity_id}/decision", response_model=DecisionOut,
+                 responses=_errors(404, 409, 422))
+    async def decide(activity_id: str, body: DecisionIn) -> DecisionOut:
+        """The coordinator's decision when enrolment is low: run, cancel, extend (`until`) or postpone (`plan`)."""
+        await known(activity_id)
+        if body.action is OverrideAction.EXTEND and body.until is None:
+            raise HTTPException(422, "extend needs 'until' with the new deadline")
+        if body.until is not None and body.action is not OverrideAction.EXTEND:
+            raise HTTPException(422, "'until' only goes with extend")
+        if body.until is not None and body.until.tzinfo is None:
+            raise HTTPException(422, f"'until' needs a timezone offset, e.g. {body.until.isoformat()}+01:00")
+        if body.action is OverrideAction.POSTPONE and body.plan is None:
+            raise HTTPException(422, "postpone needs 'plan' with the new plan")
+        if body.plan is not None and body.action is not OverrideAction.POSTPONE:
+            raise HTTPException(422, "'plan' only goes with postpone")
+        plan = None
+        if body.plan is not None:
+            try:
+                plan = parse_plan(body.plan, reference)
+            except PlanError as exc:
+                raise _problems(exc) from None
+            if plan.id != activity_id:
+                raise HTTPException(422, f"the plan is for {plan.id!r}, not {activity_id!r}")
+        try:
+            phase = await service.decide(activity_id, body.action, until=body.until, plan=plan)
+        except Refused as exc:
+            raise refused(exc) from None
+        return DecisionOut(id=activity_id, action=body.action, phase=phase)
+
+    @router.post("/activities/{activity_id}/attendance", response_model=AttendanceOut,
+                 responses=_errors(404, 409, 422))
+    async def attendance(activity_id: str, body: AttendanceIn) -> AttendanceOut:
+        """Record who was present at a session. An e-mail not registered for the activity is a 409."""
+        await known(activity_id)
+        try:
+            count = await service.attendance(activity_id, body.session_no, list(body.present))
+        except Refused as exc:
+            raise refused(exc) from None
+        return AttendanceOut(id=activity_id, session=body.session_no, present=count)
+
+    async def report_row(activity_id: str) -> Report:
+        await known(activity_id)
+        row = await asyncio.to_thread(store.report, activity_id)
+        if row is None:
+            raise HTTPException(404, f"no report for {activity_id!r} yet (it is made when the activity completes)")
+        return row
+
+    def download(content: str | bytes, media_type: str, filename: str) -> Response:
+        return Response(content, media_type=media_type,
+                        headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+    @router.get("/activities/{activity_id}/report", response_model=ReportSummary, responses=_errors(404))
+    async def report_summary(activity_id: str) -> ReportSummary:
+        """The final report's summary (counts per organisation, role and session)."""
+        row = await report_row(activity_id)
+        return ReportSummary(id=activity_id, created_at=row.created_at, summary=json.loads(row.summary_json))
+
+    @router.get("/activities/{activity_id}/report.md", response_class=Response,
+                responses={200: {"content": {"text/markdown": {}}}, **_errors(404)})
+    async def report_markdown(activity_id: str) -> Response:
+        """The final report as Markdown."""
+        row = await report_row(activity_id)
+        return download(row.markdown, "text/markdown; charset=utf-8", f"{activity_id}.md")
+
+    @router.get("/activities/{activity_id}/report.csv", response_class=Response,
+                responses={200: {"content": {"text/csv": {}}}, **_errors(404)})
+    async def report_csv(activity_id: str) -> Response:
+        """The final report's table as CSV."""
+        row = await report_row(activity_id)
+        return download(row.csv, "text/csv; charset=utf-8", f"{activity_id}.csv")
+
+    @router.get("/activities/{activity_id}/report.png", response_class=Response,
+                responses={200: {"content": {"image/png": {}}}, **_errors(404)})
+    async def report_png(activity_id: str) -> Response:
+        """The chart of participants per municipality/organisation."""
+        row = await report_row(activity_id)
+        return download(row.chart_png, "image/png", f"{activity_id}.png")
+
+    return router
