@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -16,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities_impl.mailer import MemoryMailer
@@ -89,6 +90,15 @@ def database_url(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_database_url() -> Iterator[str]:
+    """An empty PostgreSQL database per test, for tests that need PostgreSQL itself (skipped when not configured)."""
+    if postgres_url() is None:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
 def store(database_url) -> Iterator[Store]:
     """A migrated store with the reference data, on each backend (see `database_url`)."""
     store = Store(database_url)
@@ -150,18 +160,34 @@ class Lab:
             return handle
 
         self.service.start = tracked_start
-        try:
-            async with build_worker(self.env.client, activities, self.task_queue):
+        async with build_worker(self.env.client, activities, self.task_queue):
+            try:
                 yield self
-        finally:
-            if os.environ.get("RUNFLOW_RECORD_HISTORIES"):  # make record-histories
-                await record_histories(self.env.client, started, Path(os.environ["RUNFLOW_RECORD_HISTORIES"]))
-            # A workflow left running without its worker would stop the server from skipping time.
-            for handle in started:
+            finally:
+                await self.settle(started)
+
+    async def settle(self, started: list) -> None:
+        """End the test's workflows while their worker still runs.
+
+        An activity still in flight when its worker goes away keeps the time-skipping server from skipping
+        time for every later test, so wait for in-flight activities first, then record and terminate.
+        """
+        for handle in started:
+            for _ in range(100):
                 try:
-                    await self.env.client.get_workflow_handle(handle.id).terminate("test finished")
+                    description = await self.env.client.get_workflow_handle(handle.id).describe()
                 except Exception:
-                    pass
+                    break
+                if description.status is not WorkflowExecutionStatus.RUNNING or not description.raw_description.pending_activities:
+                    break
+                await asyncio.sleep(0.05)
+        if os.environ.get("RUNFLOW_RECORD_HISTORIES"):  # make record-histories
+            await record_histories(self.env.client, started, Path(os.environ["RUNFLOW_RECORD_HISTORIES"]))
+        for handle in started:
+            try:
+                await self.env.client.get_workflow_handle(handle.id).terminate("test finished")
+            except Exception:
+                pass  # already closed
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
