@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from email import policy
 from email.parser import BytesParser
-from pathlib import Path
 
 import pytest
 import yaml
 
 pytestmark = pytest.mark.e2e
-RUNFLOW = str(Path(sys.executable).parent / "runflow")
 
 
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    data = tmp_path_factory.mktemp("stack")
-    temporal, ui, web, smtp = free_ports(4)
-    env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}", "RUNFLOW_DATA_DIR": str(data),
-           "RUNFLOW_LOG_FORMAT": "json"}
-    log = open(data / "up.log", "w")
-    process = subprocess.Popen([RUNFLOW, "up", "--no-demo", "--data-dir", str(data), "--temporal-port", str(temporal),
-                                "--ui-port", str(ui), "--web-port", str(web), "--smtp-port", str(smtp)],
-                               stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, env=env)
-    lines = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.strip() == "runflow ready":
-            break
-    assert lines and lines[-1].strip() == "runflow ready", "".join(lines) + (data / "up.log").read_text()
-    yield {"env": env, "data": data, "web": web, "ui": ui, "banner": "".join(lines)}
-    process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=60)
-    assert process.returncode == 0
-    assert "runflow stopped" in out
-
-
+# The stack fixture and these helpers live in conftest.py, shared with test_browser.py (one stack per session).
 def cli(stack, *args: str, expect: int = 0) -> dict:
-    result = subprocess.run([RUNFLOW, *args, "--json"], env=stack["env"], capture_output=True, text=True,
-                            timeout=60, stdin=subprocess.DEVNULL)
-    assert result.returncode == expect, f"{args}: {result.stdout}{result.stderr}"
-    return json.loads(result.stdout) if expect == 0 else {"stderr": result.stderr}
+    return stack.cli(*args, expect=expect)
 
 
 def short_plan(now: datetime) -> dict:
@@ -72,10 +25,10 @@ def short_plan(now: datetime) -> dict:
         "id": f"e2e-{now:%H%M%S}", "title": "E2E-kurs i bedömning", "description": "Kort testplan.",
         "focus_area": "utveckla", "target_groups": ["lärare"], "format": "course",
         "organiser_email": "samordnare@run.test", "places": 3, "min_participants": 2,
-        "registration": {"opens": t(4), "deadline": t(26), "reminders_before_deadline": []},
+        "registration": {"opens": t(4), "deadline": t(45), "reminders_before_deadline": []},
         "grace_period": "5s",
-        "sessions": [{"start": t(32), "end": t(36), "location": "sundsvall", "room": "O111"},
-                     {"start": t(40), "end": t(43), "location": "digital", "link": "https://meet.test/e2e"}],
+        "sessions": [{"start": t(51), "end": t(60), "location": "sundsvall", "room": "O111"},
+                     {"start": t(64), "end": t(67), "location": "digital", "link": "https://meet.test/e2e"}],
         "session_reminder_before": "3s",
         "surveys": {"window": "6s", "reminder_after": "3s", "attendance_grace": "4s",
                     "final_evaluation_after": "2s", "follow_up_after": "8s"},
@@ -85,13 +38,7 @@ def short_plan(now: datetime) -> dict:
 
 
 def wait_for_phase(stack, activity_id: str, phases: set[str], timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = cli(stack, "activity", "show", activity_id)
-        if status["phase"] in phases:
-            return status
-        time.sleep(1)
-    raise AssertionError(f"{activity_id} did not reach {phases}: {status}")
+    return stack.wait_for_phase(activity_id, phases, timeout)
 
 
 def sleep_until(at: datetime) -> None:
@@ -122,6 +69,8 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     assert shown["deadline"]
     listed = cli(stack, "activity", "list", "--phase", "open")["activities"]
     assert aid in [row["id"] for row in listed]
+    below = cli(stack, "activity", "list", "--phase", "open", "--below-minimum")["activities"]
+    assert aid not in [row["id"] for row in below]  # 3 confirmed, minimum 2
 
     wait_for_phase(stack, aid, {"running"}, timeout=60)
     assert cli(stack, "attendance", aid, "1", "--present", "anna@skola.test", "bo@skola.test")["present"] == 2
