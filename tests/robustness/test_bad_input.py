@@ -166,4 +166,39 @@ async def test_bad_web_input_is_answered_and_changes_nothing(lab, make_plan, cas
 
 
 def test_the_table_has_at_least_40_bad_inputs():
-    assert len(PLANS) + len(CLI) + len(WEB) >= 40
+    assert len(PLANS) + len(CLI) + len(WEB) + len(API) >= 40
+
+
+# -- the coordinators' HTTP API ----------------------------------------------
+TOKEN = {"Authorization": "Bearer s3cret"}
+API = [
+    WebCase("api: no token", "GET", "/api/activities/{id}", status=401, says="detail"),
+    WebCase("api: wrong token", "POST", "/api/activities/{id}/decision", {"action": "cancel"}, 401, "detail"),
+    WebCase("api: invalid plan", "POST", "/api/activities", {"id": "x"}, 422, "problems"),
+    WebCase("api: unknown phase", "GET", "/api/activities?phase=sleeping", status=422, says="phase"),
+    WebCase("api: naive extend time", "POST", "/api/activities/{id}/decision",
+            {"action": "extend", "until": "2030-01-01T10:00:00"}, 422, "offset"),
+    WebCase("api: decision in the wrong phase", "POST", "/api/activities/{id}/decision", {"action": "run"}, 409,
+            "deciding"),
+    WebCase("api: attendance for someone not registered", "POST", "/api/activities/{id}/attendance",
+            {"session_no": 1, "present": ["nobody@skola.test"]}, 409, "not registered"),
+    WebCase("api: report before completion", "GET", "/api/activities/{id}/report.csv", status=404, says="report"),
+]
+
+
+@pytest.mark.parametrize("case", API, ids=[c.name for c in API])
+async def test_bad_api_calls_are_answered_and_change_nothing(lab, make_plan, case):
+    plan = make_plan(await lab.now(), places=3, min_participants=1)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    app = create_app(lab.store, lab.service, secret_key="k", coordinator_api_token="s3cret")
+    headers = {} if case.name == "api: no token" else (
+        {"Authorization": "Bearer wrong"} if case.name == "api: wrong token" else TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web.test") as api:
+        before = await snapshot(lab, plan.id)
+        answer = await api.request(case.method, case.path.format(id=plan.id), headers=headers,
+                                   json=case.data or None)
+        assert answer.status_code == case.status, answer.text[:500]
+        assert case.says in answer.text
+        assert await snapshot(lab, plan.id) == before
