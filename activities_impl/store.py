@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from alembic import command
-from sqlalchemy import event, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, func, text
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine, select
 
 from domain.lifecycle import SeatStatus
@@ -41,6 +41,10 @@ from migrations import alembic_config
 
 
 ANONYMISED_EMAIL = "anonymiserad@runflow.invalid"
+# Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
+# together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
+# create the same tables and rows.
+SCHEMA_LOCK_KEY = 0x72756E66  # "runf"
 
 
 class StoreError(Exception):
@@ -71,6 +75,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _schema_lock(connection: Connection) -> None:
+    """Make the transaction exclusive from its start, until it ends: PostgreSQL waits for the advisory lock
+    SCHEMA_LOCK_KEY; SQLite for its write lock (`BEGIN IMMEDIATE`, within the busy timeout)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Store:
     def __init__(self, url: str):
         self.url = url
@@ -81,11 +94,13 @@ class Store:
         """Bring the schema to the newest Alembic revision."""
         config = alembic_config(self.url)
         with self.engine.begin() as connection:
+            _schema_lock(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
     def seed_reference(self, reference: ReferenceData) -> None:
         with self.session() as s:
+            _schema_lock(s.connection())
             for org in reference.organisations:
                 row = s.get(Organisation, org.id) or Organisation(id=org.id, name=org.name, short_name=org.short_name,
                                                                    kind=org.kind.value, region=org.region)

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 import domain.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from activities_impl.store import Store
@@ -35,8 +35,8 @@ def downgrade(store: Store, target: str) -> None:
         command.downgrade(config, target)
 
 
-def test_upgrade_creates_every_model_table(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/empty.db")
+def test_upgrade_creates_every_model_table(database_url):
+    store = Store(database_url)  # an empty database, on SQLite and on PostgreSQL
     assert tables(store) == set()
     store.migrate()
     assert tables(store) == set(SQLModel.metadata.tables)
@@ -87,3 +87,37 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(store, tmp_path):
     assert store.participant_by_email(plan.id, "anna@skola.test").id == pid
     store.set_team_members(pid, ["Anna", "Bo"])  # the new revision's table works
     assert store.team_members(pid) == ["Anna", "Bo"]
+
+
+_MIGRATE_AND_SEED = """
+import sys, time
+from activities_impl.store import Store
+from domain.reference import default_reference
+store = Store(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together, as workers started at once do
+store.migrate()
+store.seed_reference(default_reference())
+"""
+
+
+def test_workers_starting_together_migrate_and_seed_once(database_url):
+    """Every worker migrates and seeds at start: on an empty database they take turns instead of failing."""
+    import subprocess
+    import sys
+    import time
+
+    from domain.tables import Contact, Organisation
+
+    start = str(time.time() + 3)
+    processes = [subprocess.Popen([sys.executable, "-c", _MIGRATE_AND_SEED, database_url, start],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=60)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], "\n".join(outputs)
+    store = Store(database_url)
+    assert revision(store) == HEAD
+    reference = default_reference()
+    with store.session() as s:
+        assert len(list(s.exec(select(Organisation)))) == len(reference.organisations)
+        assert len(list(s.exec(select(Contact)))) == len(reference.contacts)  # no contact seeded twice
+    store.engine.dispose()

@@ -1,4 +1,5 @@
-"""The store against a migrated SQLite database: versions, idempotent writes, surveys, anonymisation."""
+"""The store against a migrated database (SQLite and PostgreSQL): versions, idempotent writes, surveys,
+anonymisation."""
 
 from __future__ import annotations
 

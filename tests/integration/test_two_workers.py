@@ -1,0 +1,391 @@
+"""Two worker processes on one task queue, the Temporal dev server, an SMTP sink and a PostgreSQL store.
+
+Three activities with plans measured in seconds run concurrently from registration to anonymisation: registrations
+(some waitlisted, one a named team), withdrawals (one promotes the first in line), attendance. Then: every
+registration is stored once, every e-mail sent once, both workers ran activities, and after anonymisation no row
+of an activity holds a name or an e-mail address while the report's counts per municipality are unchanged.
+
+Needs RUNFLOW_TEST_POSTGRES_URL (`.ci/run` sets it; locally run `.ci/postgres.sh`); skipped without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from activities_impl.report import collect_report_data, summary
+from activities_impl.store import Store
+from api.service import Service
+from domain.lifecycle import SeatStatus
+from domain.plan import ActivityPlan, parse_plan
+from domain.reference import default_reference
+from worker.binaries import temporal_cli
+from worker.converter import build_data_converter
+from worker.smtp_sink import start_sink
+from workflows import search_attributes as sa
+
+pytestmark = pytest.mark.integration
+
+RUNFLOW = str(Path(sys.executable).parent / "runflow")
+ORGANISER = "samordnare.tvaarbetare@run.test"
+# The counts that anonymisation must keep (everything in the report's summary but the plan's own fields).
+KEPT_COUNTS = ("confirmed", "registrations_by_org", "registrations_by_role", "attendance_by_session", "withdrawn",
+               "waitlisted_at_end", "surveys", "invited", "answers")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def short_plan(activity_id: str, t0: datetime, *, places: int, teams: bool = False) -> ActivityPlan:
+    """Opens 3 s after t0, deadline at 14 s, sessions at 17-20 s and 22-24 s, anonymised about 36 s after t0."""
+    def t(seconds: float) -> str:
+        return (t0 + timedelta(seconds=seconds)).isoformat()
+
+    data = {
+        "id": activity_id, "title": f"Integrationskurs {activity_id}", "description": "Två arbetare.",
+        "focus_area": "utveckla", "target_groups": ["lärare"], "format": "course",
+        "organiser_email": ORGANISER, "places": places, "min_participants": 2,
+        "registration": {"opens": t(3), "deadline": t(14), "reminders_before_deadline": []},
+        "grace_period": "5s",
+        "sessions": [{"start": t(17), "end": t(20), "location": "sundsvall", "room": "O111"},
+                     {"start": t(22), "end": t(24), "location": "digital", "link": "https://meet.test/tva"}],
+        "session_reminder_before": "2s",
+        "surveys": {"window": "4s", "reminder_after": "2s", "attendance_grace": "2s",
+                    "final_evaluation_after": "1s", "follow_up_after": "3s"},
+        "retention": "5s",
+        "invitation": {"organisations": ["sundsvall", "ostersund", "are"]},
+    }
+    if teams:
+        data["teams"] = {"allowed": True, "min_size": 2, "max_size": 3}
+    return parse_plan(data, default_reference())
+
+
+@dataclass
+class Person:
+    name: str
+    email: str
+    org: str
+    team: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    """One activity: who registers (in order), who withdraws, who is present at session 1, what we expect."""
+
+    plan: ActivityPlan
+    people: list[Person]
+    withdraw: list[str]
+    present: list[str]
+    registered_as: dict[str, SeatStatus]  # what `register` answers, in order
+    expected_status: dict[str, SeatStatus]  # at the end
+    results: dict[str, SeatStatus] = field(default_factory=dict)
+    promoted: list[str] = field(default_factory=list)
+    snapshot: dict | None = None
+    found_before: list[tuple[str, str]] = field(default_factory=list)
+
+
+def person(tag: str, org: str, team: list[str] | None = None) -> Person:
+    # Distinctive names and addresses, so that finding one anywhere after anonymisation means it was left behind.
+    return Person(f"Tvåarbetare {tag} Personsson", f"tva.{tag.lower()}@skola-{org}.test", org, team or [])
+
+
+def scenarios(t0: datetime, run: str) -> list[Scenario]:
+    a = [person(f"A{i}{run}", org) for i, org in enumerate(["sundsvall", "ostersund", "are", "sundsvall", "are"], 1)]
+    b = [person(f"B1{run}", "ostersund"),
+         person(f"B2{run}", "sundsvall", team=[f"Tvåarbetare Lagmedlem X{run}", f"Tvåarbetare Lagmedlem Y{run}"]),
+         person(f"B3{run}", "are"), person(f"B4{run}", "ostersund")]
+    c = [person(f"C{i}{run}", org) for i, org in enumerate(["are", "are", "sundsvall"], 1)]
+    W, C, X = SeatStatus.WAITLISTED, SeatStatus.CONFIRMED, SeatStatus.WITHDRAWN
+
+    def by_email(people: list[Person], statuses: list[SeatStatus]) -> dict[str, SeatStatus]:
+        return {p.email: st for p, st in zip(people, statuses, strict=True)}
+
+    return [
+        # 3 places, 5 people: two on the waiting list; A2 withdraws and A4 (first in line) is promoted.
+        Scenario(short_plan(f"two-workers-a-{run}", t0, places=3), a, withdraw=[a[1].email],
+                 present=[a[0].email, a[3].email], registered_as=by_email(a, [C, C, C, W, W]),
+                 expected_status=by_email(a, [C, X, C, C, W])),
+        # 4 places: B1, a team of two (B2's registration names both members: two seats), B3; B4 waits.
+        Scenario(short_plan(f"two-workers-b-{run}", t0, places=4, teams=True), b, withdraw=[],
+                 present=[b[0].email, b[1].email, b[2].email], registered_as=by_email(b, [C, C, C, W]),
+                 expected_status=by_email(b, [C, C, C, W])),
+        # 3 places, 3 people, C3 withdraws (nobody to promote).
+        Scenario(short_plan(f"two-workers-c-{run}", t0, places=3), c, withdraw=[c[2].email],
+                 present=[c[0].email], registered_as=by_email(c, [C, C, C]),
+                 expected_status=by_email(c, [C, C, X])),
+    ]
+
+
+async def sleep_until(at: datetime) -> None:
+    await asyncio.sleep(max(0.0, (at - datetime.now(timezone.utc)).total_seconds()))
+
+
+class Workers:
+    """`runflow worker` processes with JSON logs to files."""
+
+    def __init__(self, directory: Path, env: dict[str, str]):
+        self.directory, self.env = directory, env
+        self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+
+    def start(self, n: int) -> None:
+        for i in range(n):
+            log = self.directory / f"worker-{i + 1}.log"
+            with open(log, "wb") as out:
+                self.processes.append(subprocess.Popen([RUNFLOW, "worker"], env=self.env, stdout=out,
+                                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            self.logs.append(log)
+
+    def log_lines(self, i: int) -> list[dict]:
+        lines = []
+        for line in self.logs[i].read_text(errors="replace").splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                lines.append({"event": line})
+        return lines
+
+    async def wait_started(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, process in enumerate(self.processes):
+                if process.poll() is not None:
+                    raise AssertionError(f"worker {i + 1} exited with {process.returncode}:\n{self.dump()}")
+            if all(any(e.get("event") == "worker started" for e in self.log_lines(i))
+                   for i in range(len(self.processes))):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the workers did not start within {timeout} s:\n{self.dump()}")
+            await asyncio.sleep(0.2)
+
+    def identities(self) -> list[str]:
+        """The identities the workers poll with (the SDK default: pid@host)."""
+        return [f"{p.pid}@{socket.gethostname()}" for p in self.processes]
+
+    def stop(self) -> list[int | None]:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = []
+        for process in self.processes:
+            try:
+                codes.append(process.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes.append(process.wait())
+        return codes
+
+    def dump(self) -> str:
+        return "\n".join(f"--- worker {i + 1}\n" + log.read_text(errors="replace")[-6000:]
+                         for i, log in enumerate(self.logs))
+
+
+async def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def drive(service: Service, store: Store, sc: Scenario) -> None:
+    """Register, withdraw and record attendance as the scenario says; snapshot the report before anonymisation."""
+    aid = sc.plan.id
+    await sleep_until(sc.plan.registration.opens)
+    await wait_for(lambda: _phase_in(service, aid, {"open"}), 10, f"{aid} to open")
+    for p in sc.people:
+        result = await service.register(aid, name=p.name, email=p.email, organisation=p.org, role="lärare",
+                                        school="Tvåarbetarskolan", team_members=p.team or None)
+        sc.results[p.email] = result.status
+    for email in sc.withdraw:
+        sc.promoted += (await service.withdraw(aid, email)).promoted
+    session_1 = sc.plan.sessions[0]
+    await sleep_until(session_1.start + timedelta(seconds=0.5))
+    await wait_for(lambda: _phase_in(service, aid, {"confirmed", "running"}), 10, f"{aid} to be running")
+    assert await service.attendance(aid, 1, sc.present) == len(sc.present)
+    # The report is stored at completion and the personal data erased `retention` (5 s) later: take the counts
+    # in between, while the participants still have their names.
+    report = await wait_for(lambda: asyncio.to_thread(store.report, aid), 40, f"the report of {aid}")
+    people = await asyncio.to_thread(store.registrations, aid)
+    assert not any(p.anonymised for _, p in people), "the report came too late to be seen before anonymisation"
+    sc.snapshot = json.loads(report.summary_json)
+    sc.found_before = await asyncio.to_thread(personal_data_in_rows, store, sc)  # proves the scan finds them
+
+
+async def _phase_in(service: Service, activity_id: str, phases: set[str]) -> bool:
+    return (await service.status(activity_id)).phase.value in phases
+
+
+def activity_rows(store: Store, activity_id: str) -> dict[str, list[dict]]:
+    """Every row of every table that belongs to the activity (by `activity_id`, or `id` for `activity`)."""
+    rows: dict[str, list[dict]] = {}
+    with store.engine.connect() as connection:
+        inspector = inspect(connection)
+        for table in inspector.get_table_names():
+            columns = {c["name"] for c in inspector.get_columns(table)}
+            key = "activity_id" if "activity_id" in columns else ("id" if table == "activity" else None)
+            if key is None:
+                continue
+            result = connection.execute(text(f'SELECT * FROM "{table}" WHERE "{key}" = :aid'), {"aid": activity_id})
+            rows[table] = [dict(row._mapping) for row in result]
+    return rows
+
+
+def personal_data_in_rows(store: Store, sc: Scenario) -> list[tuple[str, str]]:
+    """(table, value) for each name, e-mail address or school of the scenario found in a row of its activity."""
+    values = {ORGANISER, "Tvåarbetarskolan"}
+    for p in sc.people:
+        values |= {p.name, p.email, *p.team}
+    rows = activity_rows(store, sc.plan.id)
+    assert set(rows) >= {"participant", "registration", "outbox", "team_member", "activity_plan_version",
+                         "survey_invitation", "audit_entry", "report"}
+    return sorted({(table, value) for table, table_rows in rows.items() for row in table_rows for value in values
+                   if value in json.dumps(row, default=str, ensure_ascii=False)})
+
+
+async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path, postgres_database_url):
+    started_at = time.monotonic()
+    url = postgres_database_url
+    mail_dir = tmp_path / "mail"
+    smtp_port = free_port()
+    # Without eager activity execution, activities go through the task queue to whichever worker polls, rather than
+    # to the worker that has the workflow: with three workflows, both workers then surely run activities.
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(), search_attributes=sa.all_keys(),
+        data_converter=build_data_converter(), dev_server_log_level="error",
+        dev_server_extra_args=["--dynamic-config-value", "system.enableActivityEagerExecution=false"])
+    sink = start_sink(mail_dir, smtp_port)
+    task_queue = f"two-workers-{uuid.uuid4().hex[:8]}"
+    worker_env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNFLOW_", "TEMPORAL_"))}
+    worker_env.update({
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "TEMPORAL_NAMESPACE": env.client.namespace,
+        "RUNFLOW_DATABASE_URL": url, "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_DATA_DIR": str(tmp_path / "data"),
+        "RUNFLOW_SMTP_HOST": "127.0.0.1", "RUNFLOW_SMTP_PORT": str(smtp_port), "RUNFLOW_LOG_FORMAT": "json",
+        "RUNFLOW_WEB_BASE_URL": "http://web.test", "RUNFLOW_SECRET_KEY": "two-workers-secret",
+    })
+    workers = Workers(tmp_path, worker_env)
+    store = Store(url)  # migrated by the workers
+    service = Service(env.client, store, task_queue)
+    handles = []
+    try:
+        # Both start on the empty database at once: they take turns to migrate and seed (the schema lock).
+        workers.start(2)
+        await workers.wait_started()
+
+        t0 = datetime.now(timezone.utc)
+        run = uuid.uuid4().hex[:6]
+        all_scenarios = scenarios(t0, run)
+        for sc in all_scenarios:
+            handles.append(await service.start(sc.plan))
+        await asyncio.gather(*(drive(service, store, sc) for sc in all_scenarios))
+        finals = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=40)
+        assert [f.phase.value for f in finals] == ["anonymised"] * 3
+
+        # -- registrations: each stored exactly once, with the status the workflow decided -----------------
+        for sc in all_scenarios:
+            assert sc.results == sc.registered_as
+            rows = activity_rows(store, sc.plan.id)
+            assert len(rows["registration"]) == len(sc.people), rows["registration"]
+            assert len({r["participant_id"] for r in rows["registration"]}) == len(sc.people)
+            assert len(rows["participant"]) == len(sc.people)
+            assert sorted(r["status"] for r in rows["registration"]) == sorted(
+                s.value for s in sc.expected_status.values())
+            assert len(sc.promoted) == sum(1 for p in sc.people if sc.registered_as[p.email] is SeatStatus.WAITLISTED
+                                           and sc.expected_status[p.email] is SeatStatus.CONFIRMED)
+
+        # -- e-mails: every outbox key sent exactly once -------------------------------------------------
+        outbox = [m for sc in all_scenarios for m in store.outbox(sc.plan.id)]
+        assert outbox and all(m.status == "sent" and m.sent_at is not None for m in outbox), \
+            [(m.key, m.status) for m in outbox if m.status != "sent"]
+        mails = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in sorted(mail_dir.glob("*.eml"))]
+        sent_keys = Counter(m["X-Runflow-Key"] for m in mails)
+        duplicates = {k: n for k, n in sent_keys.items() if n > 1}
+        assert not duplicates, duplicates
+        assert set(sent_keys) == {hashlib.sha256(m.key.encode()).hexdigest()[:16] for m in outbox}
+        assert len(mails) == len(outbox)
+        purposes = Counter(m["X-Runflow-Purpose"] for m in mails)
+        registrations = sum(len(sc.people) for sc in all_scenarios)
+        assert purposes["registration"] == registrations
+        assert purposes["withdrawal"] == sum(len(sc.withdraw) for sc in all_scenarios)
+        assert purposes["promoted"] == sum(len(sc.promoted) for sc in all_scenarios) == 1
+        assert purposes["report"] == 3
+
+        # -- both worker processes ran activities ----------------------------------------------------------
+        # (Each lifecycle runs about 26 activities; without eager execution they land on either worker.)
+        for handle in handles:
+            ran: Counter[str] = Counter()
+            async for event in handle.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                    ran[event.activity_task_started_event_attributes.identity] += 1
+            assert set(ran) == set(workers.identities()), (handle.id, ran, workers.identities())
+
+        # -- anonymised: no name or address left in any row of the activity; the counts are unchanged -------
+        for sc in all_scenarios:
+            assert sc.found_before, "the scan found no personal data even before anonymisation"
+            assert personal_data_in_rows(store, sc) == []
+            rows = activity_rows(store, sc.plan.id)
+            assert all(p["anonymised"] and p["name"] is None and p["email"] is None for p in rows["participant"])
+            assert all(m["name"] is None for m in rows["team_member"])
+            if sc.people[1].team:
+                assert len(rows["team_member"]) == len(sc.people[1].team)
+            assert all(m["recipient"] is None and m["body"] == "" for m in rows["outbox"])
+
+            stored = json.loads(store.report(sc.plan.id).summary_json)
+            again = summary(collect_report_data(store, sc.plan.id))
+            for key in KEPT_COUNTS:
+                assert stored[key] == sc.snapshot[key], key
+                assert again[key] == sc.snapshot[key], key
+            confirmed = [p for p in sc.people if sc.expected_status[p.email] is SeatStatus.CONFIRMED]
+            short = {o.id: o.short_name for o in default_reference().organisations}
+            expected_by_org: Counter[str] = Counter()
+            for p in confirmed:
+                expected_by_org[short[p.org]] += len(p.team) or 1  # a team takes its size in seats
+            assert sc.snapshot["registrations_by_org"] == dict(expected_by_org)
+            assert sc.snapshot["attendance_by_session"]["1"] == len(sc.present)
+    except BaseException:
+        print(workers.dump())
+        raise
+    finally:
+        for handle in handles:
+            try:
+                if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+                    await handle.terminate("test finished")
+            except Exception:
+                pass
+        codes = workers.stop()
+        await env.shutdown()
+        sink.stop()
+        store.engine.dispose()
+    assert codes == [0, 0], workers.dump()
+    # No worker logged an error, nor lost a race on the shared store (an activity failing on a unique key or lock).
+    for i in range(2):
+        bad = [e for e in workers.log_lines(i) if e.get("level") in ("error", "critical")
+               or any(word in json.dumps(e) for word in ("IntegrityError", "UniqueViolation", "Deadlock"))]
+        assert bad == [], bad
+    assert time.monotonic() - started_at < 120
