@@ -2,7 +2,10 @@
 
 A message is claimed (status `sending`) before the SMTP call and marked
 `sent` after it; a failed call releases the claim so the activity's retry
-sends it again. A claim left by a killed worker is taken over after a lease.
+sends it again. A claim left by a killed worker makes the retry wait (fail and
+retry) until its lease ends, then the message is taken over: never skipped.
+The one window left is a worker killed after the SMTP server accepted a message
+and before it was marked sent: that message goes out again, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from email.message import EmailMessage
 from temporalio import activity
 
 from activities_impl.mailer import Mailer
-from activities_impl.store import Store
+from activities_impl.store import ClaimHeld, Store
 from domain.tables import OutboxMessage
 
 
@@ -84,17 +87,22 @@ def to_email(row: OutboxMessage, sender: str) -> EmailMessage:
 
 
 class Outbox:
-    def __init__(self, store: Store, mailer: Mailer, sender: str):
-        self.store, self.mailer, self.sender = store, mailer, sender
+    def __init__(self, store: Store, mailer: Mailer, sender: str, lease_seconds: float = 60):
+        self.store, self.mailer, self.sender, self.lease_seconds = store, mailer, sender, lease_seconds
 
     async def send(self, envelopes: list[Envelope]) -> int:
         """Store then deliver; returns how many were delivered by this call."""
         if not envelopes:
             return 0
         keys = await asyncio.to_thread(self.store.enqueue, [e.row() for e in envelopes])
-        delivered = 0
+        delivered, held = 0, []
         for key in keys:
-            delivered += await self.deliver(key)
+            try:
+                delivered += await self.deliver(key)
+            except ClaimHeld as exc:
+                held.append(exc)
+        if held:  # the rest went out; fail this attempt so the retry takes the held ones over after the lease
+            raise ClaimHeld(f"{len(held)} e-mail(s) held by another attempt: {held[0]}")
         if activity.in_activity():
             activity.logger.info("E-mails: %d queued, %d delivered now", len(keys), delivered,
                                  extra={"purpose": envelopes[0].purpose})
@@ -102,7 +110,7 @@ class Outbox:
 
     async def deliver(self, key: str) -> int:
         now = datetime.now(timezone.utc)
-        row = await asyncio.to_thread(self.store.claim, key, now)
+        row = await asyncio.to_thread(self.store.claim, key, now, self.lease_seconds)
         if row is None:
             return 0
         try:

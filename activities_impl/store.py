@@ -7,6 +7,7 @@ does not write twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Iterator
@@ -45,6 +46,10 @@ ANONYMISED_EMAIL = "anonymiserad@runflow.invalid"
 # together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
 # create the same tables and rows.
 SCHEMA_LOCK_KEY = 0x72756E66  # "runf"
+
+
+class ClaimHeld(Exception):
+    """Another attempt holds a fresh claim on an outbox message."""
 
 
 class StoreError(Exception):
@@ -389,14 +394,19 @@ class Store:
                     s.add(message)
         return keys
 
-    def claim(self, key: str, now: datetime, lease_seconds: float = 300) -> OutboxMessage | None:
-        """Mark one message as being sent; None when it was sent or another worker holds a fresh claim."""
+    def claim(self, key: str, now: datetime, lease_seconds: float = 60) -> OutboxMessage | None:
+        """Mark one message as being sent; None when it was sent already.
+
+        Raises `ClaimHeld` while another attempt's claim is younger than the lease: that attempt may still be
+        sending (or died mid-send); the caller retries later and takes the message over once the lease ends.
+        """
         with self.session() as s:
             row = s.exec(select(OutboxMessage).where(OutboxMessage.key == key).with_for_update()).first()
             if row is None or row.status == "sent":
                 return None
             if row.status == "sending" and row.claimed_at and (now - row.claimed_at).total_seconds() < lease_seconds:
-                return None
+                raise ClaimHeld(f"an e-mail (key {hashlib.sha256(key.encode()).hexdigest()[:16]}) is being sent "
+                                f"by another attempt; retrying after its lease of {lease_seconds:.0f} s")
             row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
             s.add(row)
             return row

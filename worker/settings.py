@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_from: str = "RUN <run@runflow.example.se>"
+    smtp_timeout: float = 30
+    outbox_lease_seconds: float = 60  # a claimed e-mail is taken over after this (> smtp_timeout)
     web_base_url: str = "http://localhost:8000"
     log_format: str = "console"  # console | json
     log_level: str = "INFO"

@@ -17,13 +17,13 @@ from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 
 
 def build_activities(store: Store, mailer: Mailer, settings: Settings) -> LifecycleActivities:
-    return LifecycleActivities(store, Outbox(store, mailer, settings.smtp_from),
+    return LifecycleActivities(store, Outbox(store, mailer, settings.smtp_from, settings.outbox_lease_seconds),
                                Composer(settings.web_base_url, settings.secret_key))
 
 
 def smtp_mailer(settings: Settings) -> SmtpMailer:
     return SmtpMailer(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                      password=settings.smtp_password, starttls=settings.smtp_starttls)
+                      password=settings.smtp_password, starttls=settings.smtp_starttls, timeout=settings.smtp_timeout)
 
 
 def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options) -> Worker:

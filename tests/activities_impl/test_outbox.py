@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from activities_impl.outbox import Attachment, Envelope, MailDeliveryError, Outbox, message_id
+from activities_impl.store import ClaimHeld
 
 ICS = b"BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n"
 
@@ -54,11 +55,12 @@ async def test_failed_send_is_released_and_retried_once(outbox, mailer, store):
     assert row.sent_at is not None and row.claimed_at is not None
 
 
-async def test_fresh_claim_of_another_worker_is_not_sent(outbox, mailer, store):
+async def test_fresh_claim_of_another_worker_makes_the_attempt_retry_not_skip(outbox, mailer, store):
     store.enqueue([envelope("k1").row()])
-    assert store.claim("k1", datetime.now(timezone.utc)) is not None  # another worker is sending it
-    assert await outbox.send([envelope("k1")]) == 0
-    assert mailer.sent == []
+    assert store.claim("k1", datetime.now(timezone.utc)) is not None  # another worker is sending it (or died)
+    with pytest.raises(ClaimHeld):  # the activity fails and is retried: completing would lose the message
+        await outbox.send([envelope("k1"), envelope("k2")])
+    assert [m["Subject"] for m in mailer.sent] == ["Ämne k2"]  # the others still go out
     assert status(store, "k1").status == "sending"
 
 
