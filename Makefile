@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean record-histories
+.PHONY: run test venv clean record-histories bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (runflow needs Python 3.11)"; exit 2; }
@@ -20,6 +20,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Benchmarks, not tests: one table and bench/results.json (see BENCHMARKS.md). BENCH_ARGS=--quick: a short smoke run.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Only for workflow code that has not been released: released changes go behind workflow.patched().
 record-histories: $(STAMP)

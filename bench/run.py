@@ -1,0 +1,151 @@
+"""Run the benchmarks: `make bench`, `python -m bench [--quick] [options]`.
+
+One Temporal dev server per run (127.0.0.1, in-memory), a temp SQLite store, an SMTP sink; runflow's worker and
+web as processes (`runflow worker`, `runflow web`), the floors' worker as another (`python -m bench.floor_worker`).
+Prints one table (progress goes to stderr) and writes bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import lifecycle, memory, report_gen, roundtrip
+from bench.results import Figure, table, write_json
+from bench.stack import BenchStack, machine_info
+
+ALL = ("roundtrip", "lifecycle", "memory", "report")
+HERE = Path(__file__).resolve().parent
+
+DEFAULTS = {"activities": 5, "registrations": 20, "concurrency": 50, "step": 0.2,
+            "web_registrations": 300, "web_clients": [8, 50], "web_rounds": 3,
+            "open_activities": 1000, "participants": 100_000, "repeats": 3}
+QUICK = {"activities": 2, "registrations": 5, "concurrency": 50, "step": 0.2,
+         "web_registrations": 60, "web_clients": [8, 50], "web_rounds": 1,
+         "open_activities": 100, "participants": 10_000, "repeats": 1}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a ~1-minute smoke run with small sizes")
+    p.add_argument("--only", action="append", choices=ALL, help="run only these benchmarks (repeatable)")
+    p.add_argument("--activities", type=int, help=f"lifecycle: activities (default {DEFAULTS['activities']})")
+    p.add_argument("--registrations", type=int,
+                   help=f"lifecycle: registrations per activity (default {DEFAULTS['registrations']})")
+    p.add_argument("--concurrency", type=int,
+                   help=f"lifecycle: concurrent registration callers (default {DEFAULTS['concurrency']})")
+    p.add_argument("--step", type=float, help="lifecycle: seconds between steps after the deadline (default 0.2)")
+    p.add_argument("--reg-window", type=float,
+                   help="lifecycle: seconds registration stays open (default: from the measured web rate)")
+    p.add_argument("--web-registrations", type=int,
+                   help=f"round trip: registrations (default {DEFAULTS['web_registrations']})")
+    p.add_argument("--web-clients", type=int, action="append",
+                   help="round trip: concurrent clients, repeatable (default 8 and 50: below and above the "
+                        "server's 10 in-flight Updates per workflow)")
+    p.add_argument("--web-rounds", type=int,
+                   help="round trip: runflow and the floor take turns this many times (default 3)")
+    p.add_argument("--open-activities", type=int,
+                   help=f"memory: open activities (default {DEFAULTS['open_activities']})")
+    p.add_argument("--participants", type=int, help=f"report: participants (default {DEFAULTS['participants']:,})")
+    p.add_argument("--repeats", type=int, help="report: repetitions, the median counts (default 3)")
+    p.add_argument("--server-max-inflight-updates", type=int, metavar="N",
+                   help="start the dev server with history.maxInFlightUpdates=N (server default 10 per workflow)")
+    p.add_argument("--encrypt", action="store_true", help="encrypt payloads (AES-GCM codec) as in production")
+    p.add_argument("--out", type=Path, default=HERE / "results.json", help="where to write the JSON results")
+    p.add_argument("--keep", action="store_true", help="keep the temp directory (store, mail, process logs)")
+    args = p.parse_args(argv)
+    base = QUICK if args.quick else DEFAULTS
+    for key, value in base.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.only = tuple(args.only or ALL)
+    return args
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], list[str]]:
+    figures: list[Figure] = []
+    problems: list[str] = []
+    stack = BenchStack(workdir, encrypt=args.encrypt)
+    if args.server_max_inflight_updates:
+        stack.server_args = ["--dynamic-config-value",
+                             f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
+    needs_server = any(b in args.only for b in ("roundtrip", "lifecycle", "memory"))
+    try:
+        if needs_server:
+            progress("starting the Temporal dev server, store and SMTP sink")
+            await stack.start()
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+        rate = None
+        if "roundtrip" in args.only:
+            progress(f"registration round trip: {args.web_registrations} registrations with "
+                     f"{' and '.join(map(str, args.web_clients))} clients")
+            found, info = await roundtrip.run(stack, registrations=args.web_registrations, clients=args.web_clients,
+                                              rounds=args.web_rounds)
+            figures += found
+            problems += info["problems"]
+            rate = info["rate_per_second"]
+        if "lifecycle" in args.only:
+            total = args.activities * args.registrations
+            reg_window = args.reg_window or max(3.0, 2.0 * total / (rate or 10.0)) + 2.0
+            progress(f"lifecycle: {args.activities} activities x {args.registrations} registrations, "
+                     f"registration open {reg_window:.1f} s")
+            found, info = await lifecycle.run(stack, activities=args.activities, registrations=args.registrations,
+                                              concurrency=args.concurrency, step=args.step, reg_window=reg_window,
+                                              progress=progress)
+            figures += found
+            problems += info["problems"]
+        if "memory" in args.only:
+            progress(f"memory: {args.open_activities} open activities")
+            found, info = await memory.run(stack, count=args.open_activities, concurrency=50, progress=progress)
+            figures += found
+            problems += info["problems"]
+        if needs_server:
+            await stack.stop()
+        if "report" in args.only:
+            progress(f"report: {args.participants:,} participants")
+            found, info = await asyncio.to_thread(report_gen.run, stack, participants=args.participants,
+                                                  repeats=args.repeats, progress=progress)
+            figures += found
+            problems += info["problems"]
+    finally:
+        await stack.stop()
+    return figures, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    machine = machine_info()
+    workdir = Path(tempfile.mkdtemp(prefix="runflow-bench-"))
+    try:
+        figures, problems = asyncio.run(run_all(args, workdir))
+    finally:
+        if args.keep:
+            progress(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    write_json(args.out, machine, config, figures, started_at, seconds, problems)
+    print()
+    print(f"runflow benchmarks, {started_at}, {machine.get('nproc')} CPUs ({machine.get('cpu_model', '?')}), "
+          f"{machine.get('mem_total_mib', '?')} MiB RAM, Python {machine['python']}, temporalio "
+          f"{machine['temporalio']}{', encrypted payloads' if args.encrypt else ''}; ratio = runflow / floor")
+    print(table(figures))
+    for note in problems:
+        print(f"NOTE: {note}")
+    print(f"({seconds:.0f} s; results in {args.out})")
+    return 0
