@@ -19,9 +19,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from sqlmodel import select
 
 from activities_impl.calendar import location_text
@@ -293,6 +290,11 @@ def render_chart(data: ReportData) -> bytes:
     Uses the object-oriented Agg API (no pyplot), so there is no global figure
     state to close and it is safe in the worker's threads.
     """
+    # Imported here: matplotlib costs every worker ~40 MiB, and only the report needs it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     names = list(data.registrations_by_org)[::-1]  # largest on top
     counts = [data.registrations_by_org[name] for name in names]
     figure = Figure(figsize=(8, 1.5 + 0.35 * max(len(names), 1)), dpi=100, layout="constrained")

@@ -23,7 +23,7 @@ try:  # typer vendors click from 0.2x on; older versions use click itself
 except ImportError:  # pragma: no cover
     from click import exceptions as _click_exceptions
 
-from api.service import Refused, Service
+from api.service import Refused, Service, Unconfirmed
 from domain.lifecycle import OverrideAction
 from domain.plan import PlanError, load_plan
 from domain.reference import default_reference
@@ -127,7 +127,7 @@ def run_with_service(work: Callable[[Service], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except (Refused, BadInput) as exc:
         fail(str(exc))
-    except ConnectionError as exc:
+    except (ConnectionError, Unconfirmed) as exc:
         fail(str(exc), code=1)
     raise AssertionError("unreachable")
 
@@ -336,7 +336,10 @@ def up(data_dir: Annotated[Path, typer.Option(help="Where Temporal, the store an
 
     config = StackConfig(data_dir=data_dir, temporal_port=temporal_port, ui_port=ui_port, web_port=web_port,
                          smtp_port=smtp_port, demo=demo)
-    sys.exit(asyncio.run(run_stack(config)))
+    try:
+        sys.exit(asyncio.run(run_stack(config)))
+    except ValueError as exc:  # bad settings, e.g. RUNFLOW_CODEC_KEYS
+        fail(str(exc))
 
 
 @db_app.command("upgrade")

@@ -7,9 +7,16 @@ workflow gets ids only. Refusals raise `Refused` with a reason for people.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from datetime import datetime
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -35,6 +42,15 @@ class Refused(Exception):
     """The request was understood and refused; the message says why."""
 
 
+class Unconfirmed(Exception):
+    """The workflow did not answer in time: the request may or may not have been carried out."""
+
+
+# The server keeps at most 10 Updates in flight per workflow (history.maxInFlightUpdates) and refuses more;
+# each process lets 8 through per activity and queues the rest, so a burst waits instead of failing.
+UPDATES_IN_FLIGHT_PER_ACTIVITY = 8
+
+
 def _reason(exc: BaseException) -> str:
     cause = exc
     while cause.__cause__ is not None and not isinstance(cause, ApplicationError):
@@ -45,6 +61,19 @@ def _reason(exc: BaseException) -> str:
 class Service:
     def __init__(self, client: Client, store: Store, task_queue: str):
         self.client, self.store, self.task_queue = client, store, task_queue
+        self._gates: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(UPDATES_IN_FLIGHT_PER_ACTIVITY))
+
+    async def _update(self, activity_id: str, handle: WorkflowHandle, update, arg):
+        """Run an Update through the per-activity gate; refusals become `Refused`, no answer `Unconfirmed`."""
+        async with self._gates[activity_id]:
+            try:
+                return await handle.execute_update(update, arg)
+            except WorkflowUpdateFailedError as exc:
+                raise Refused(_reason(exc)) from None
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                raise Unconfirmed(f"no answer from the workflow of {activity_id!r} "
+                                  f"({type(exc).__name__}); it may still have been carried out") from None
 
     def handle(self, activity_id: str) -> WorkflowHandle:
         return self.client.get_workflow_handle_for(ActivityLifecycleWorkflow.run, workflow_id(activity_id))
@@ -125,11 +154,8 @@ class Service:
                 raise Refused(f"the plan is for {plan.id!r}, not {activity_id!r}")
             version = await asyncio.to_thread(self.store.save_plan, plan, False)
             lifecycle = plan.lifecycle(version)
-        try:
-            return await handle.execute_update(ActivityLifecycleWorkflow.decide_override,
-                                               OverrideRequest(action=action, until=until, plan=lifecycle))
-        except WorkflowUpdateFailedError as exc:
-            raise Refused(_reason(exc)) from None
+        return await self._update(activity_id, handle, ActivityLifecycleWorkflow.decide_override,
+                                  OverrideRequest(action=action, until=until, plan=lifecycle))
 
     async def attendance(self, activity_id: str, session_no: int, emails: list[str]) -> int:
         handle = await self._running_handle(activity_id)
@@ -139,11 +165,8 @@ class Service:
             if person is None:
                 raise Refused(f"{email} is not registered for {activity_id}")
             ids.append(person.id)
-        try:
-            return await handle.execute_update(ActivityLifecycleWorkflow.record_attendance,
-                                               AttendanceRequest(session_no=session_no, present=ids))
-        except WorkflowUpdateFailedError as exc:
-            raise Refused(_reason(exc)) from None
+        return await self._update(activity_id, handle, ActivityLifecycleWorkflow.record_attendance,
+                                  AttendanceRequest(session_no=session_no, present=ids))
 
     # -- participants ----------------------------------------------------
     async def register(self, activity_id: str, *, name: str, email: str, organisation: str, role: str,
@@ -163,13 +186,13 @@ class Service:
         except StoreError as exc:
             raise Refused(str(exc)) from None
         try:
-            result = await handle.execute_update(ActivityLifecycleWorkflow.register,
-                                                 RegistrationRequest(participant_id=participant_id,
-                                                                     team_size=team_size))
-        except WorkflowUpdateFailedError as exc:
+            result = await self._update(activity_id, handle, ActivityLifecycleWorkflow.register,
+                                        RegistrationRequest(participant_id=participant_id, team_size=team_size))
+        except Refused:
             if existing is None:
                 await asyncio.to_thread(self.store.discard_participant_if_unregistered, participant_id)
-            raise Refused(_reason(exc)) from None
+            raise
+        # Unconfirmed: the person stays stored, since the workflow may have given them a seat.
         if team_members and existing is not None:  # registering again after a withdrawal
             await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
         return result
@@ -183,19 +206,13 @@ class Service:
         if registration.status not in ("confirmed", "waitlisted"):
             raise Refused("not registered for this activity")
         handle = await self._running_handle(registration.activity_id)
-        try:
-            return await handle.execute_update(ActivityLifecycleWorkflow.withdraw,
-                                               WithdrawalRequest(participant_id=participant.id))
-        except WorkflowUpdateFailedError as exc:
-            raise Refused(_reason(exc)) from None
+        return await self._update(registration.activity_id, handle, ActivityLifecycleWorkflow.withdraw,
+                                  WithdrawalRequest(participant_id=participant.id))
 
     async def withdraw(self, activity_id: str, email: str) -> WithdrawalResult:
         handle = await self._running_handle(activity_id)
         person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         if person is None:
             raise Refused(f"{email} is not registered for {activity_id}")
-        try:
-            return await handle.execute_update(ActivityLifecycleWorkflow.withdraw,
-                                               WithdrawalRequest(participant_id=person.id))
-        except WorkflowUpdateFailedError as exc:
-            raise Refused(_reason(exc)) from None
+        return await self._update(activity_id, handle, ActivityLifecycleWorkflow.withdraw,
+                                  WithdrawalRequest(participant_id=person.id))

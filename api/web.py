@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from temporalio.converter import PayloadCodec
 
 from activities_impl import calendar as ics
 from activities_impl.compose import survey_text, verify, when
 from activities_impl.store import Store, StoreError
-from api.service import Refused, Service
+from api.service import Refused, Service, Unconfirmed
 from api.texts import refusal_in_swedish
 from domain.lifecycle import SeatStatus
 from domain.phases import Phase
@@ -40,7 +42,8 @@ SURVEY_REFUSALS = {  # store refusal code -> (HTTP status, heading)
 
 
 def create_app(store: Store, service: Service | None = None, *, secret_key: str = "dev-only-change-me",
-               coordinator_api_token: str | None = None) -> FastAPI:
+               coordinator_api_token: str | None = None, codec: PayloadCodec | None = None,
+               codec_token: str | None = None, codec_cors_origins: Iterable[str] = ()) -> FastAPI:
     app = FastAPI(title="runflow", description="RUN:s aktiviteter: anmälan, enkäter och samordnarnas API.")
     env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
@@ -74,6 +77,15 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
                     sessions=[{"when": when(s.start, s.end), "where": ics.location_text(s)} for s in plan.sessions],
                     organisations=await asyncio.to_thread(store.organisations),
                     roles=default_reference().target_groups, errors=errors or {}, values=values or {})
+
+    @app.exception_handler(Unconfirmed)
+    async def unconfirmed(request: Request, exc: Unconfirmed):
+        """The workflow did not answer in time (e.g. a burst beyond what the server takes at once)."""
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return message(request, "Vi fick inget svar i tid", [
+            "Det du skickade kan ändå ha tagits emot. Får du ett bekräftelsemejl inom några minuter är allt klart;",
+            "annars, försök igen om en stund."], 503, "bad")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
@@ -200,6 +212,10 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
         from api.coordinator_api import coordinator_router
 
         app.include_router(coordinator_router(service, store, coordinator_api_token), prefix="/api")
+    if codec is not None:  # the codec server for the Temporal UI and CLI (api/codec_server.py)
+        from api.codec_server import codec_router
+
+        app.include_router(codec_router(codec, codec_token, codec_cors_origins), prefix="/codec")
     return app
 
 

@@ -21,6 +21,7 @@ from api.service import Service
 from api.web import create_app
 from worker.binaries import temporal_cli
 from worker.client import connect
+from worker.codec import codec_from_settings, dev_key_file, ensure_dev_keys
 from worker.demo import run_demo
 from worker.logs import configure_logging
 from worker.settings import Settings
@@ -44,20 +45,31 @@ class StackConfig:
 
     def settings(self) -> Settings:
         """Settings from the environment, with the addresses of the parts this stack starts."""
-        return Settings().model_copy(update={
+        base = Settings()
+        ui_origins = [f"http://{self.host}:{self.ui_port}", f"http://localhost:{self.ui_port}"]
+        return base.model_copy(update={
             "temporal_address": f"{self.host}:{self.temporal_port}", "data_dir": self.data_dir.resolve(),
             "smtp_host": self.host, "smtp_port": self.smtp_port,
             "web_base_url": f"http://{self.host}:{self.web_port}",
+            "codec_cors_origins": list(dict.fromkeys([*base.codec_cors_origins, *ui_origins])),
         })
 
+    @property
+    def codec_endpoint(self) -> str:
+        return f"http://{self.host}:{self.web_port}/codec"
 
-def start_temporal(config: StackConfig) -> subprocess.Popen:
+
+def start_temporal(config: StackConfig, codec_endpoint: str | None = None) -> subprocess.Popen:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         temporal_cli(), "server", "start-dev", "--ip", config.host, "--port", str(config.temporal_port),
         "--ui-port", str(config.ui_port), "--db-filename", str((config.data_dir / "temporal.db").resolve()),
-        "--log-level", "warn", *sa.cli_flags(),
+        "--log-level", "warn",
+        # Registration bursts: let more Updates wait in flight per activity (the default is 10).
+        "--dynamic-config-value", "history.maxInFlightUpdates=100", *sa.cli_flags(),
     ]
+    if codec_endpoint is not None:  # the UI decodes payloads through the web app's codec server
+        command += ["--ui-codec-endpoint", codec_endpoint]
     log_file = open(config.data_dir / "temporal.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
@@ -95,7 +107,10 @@ async def run_stack(config: StackConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    temporal = start_temporal(config)
+    if not settings.codec_keys:  # encrypted by default: a dev key, kept in the data dir so restarts still decrypt
+        ensure_dev_keys(settings.data_dir)
+    codec = codec_from_settings(settings)
+    temporal = start_temporal(config, config.codec_endpoint if codec is not None else None)
     sink = None
     web: uvicorn.Server | None = None
     tasks: list[asyncio.Task] = []
@@ -105,10 +120,11 @@ async def run_stack(config: StackConfig) -> int:
         client = await wait_for_temporal(settings, temporal)
         activities = build_activities(store, smtp_mailer(settings), settings)
         service = Service(client, store, settings.task_queue)
-        app = create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token)
+        app = create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token,
+                         codec=codec, codec_token=settings.codec_token,
+                         codec_cors_origins=settings.codec_cors_origins)
         web = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.web_port,
                                             log_level="warning", lifespan="off"))
-        web.install_signal_handlers = lambda: None  # the stack handles signals
         async with build_worker(client, activities, settings.task_queue):
             tasks.append(asyncio.create_task(web.serve()))
             while not web.started:
@@ -120,6 +136,9 @@ async def run_stack(config: StackConfig) -> int:
             print(f"Web:          {settings.web_base_url}")
             print(f"SMTP sink:    {config.host}:{config.smtp_port} -> {settings.data_dir / 'mail'}")
             print(f"Store:        {settings.effective_database_url}")
+            if codec is not None:
+                keys = "RUNFLOW_CODEC_KEYS" if settings.codec_keys else dev_key_file(settings.data_dir)
+                print(f"Encryption:   key {codec.key_id} ({keys}); codec server {config.codec_endpoint}")
             print(f"CLI:          export TEMPORAL_ADDRESS={settings.temporal_address} "
                   f"RUNFLOW_DATA_DIR={settings.data_dir}")
             print("runflow ready", flush=True)

@@ -150,3 +150,49 @@ async def test_follow_up_survey_asks_what_was_spread(lab, make_plan, web):
     mail = next(m for m in lab.mails("survey", to="anna@skola.test") if m["Subject"].startswith("Uppföljning"))
     page = await web.get(link(mail, "s"))
     assert "Vad har du spridit eller delat i din egen organisation?" in page.text
+
+
+async def test_no_answer_in_time_is_a_503_that_keeps_the_person(lab, make_plan, web, monkeypatch):
+    from api.service import Unconfirmed
+
+    plan = await opened(lab, make_plan)
+    real = lab.service._update
+
+    async def silent(activity_id, handle, update, arg):
+        await real(activity_id, handle, update, arg)  # carried out, but the answer never arrives
+        raise Unconfirmed("no answer from the workflow (simulated)")
+
+    monkeypatch.setattr(lab.service, "_update", silent)
+    answer = await web.post(f"/a/{plan.id}", data=form())
+    assert answer.status_code == 503 and "kan ändå ha tagits emot" in answer.text
+    # The seat was given, so the person must still be in the store for the confirmation e-mail.
+    assert lab.store.participant_by_email(plan.id, "anna@skola.test") is not None
+    assert (await lab.service.status(plan.id)).confirmed == 1
+    assert len(lab.mails("registration", to="anna@skola.test")) == 1
+
+
+async def test_a_burst_beyond_the_servers_update_limit_waits_instead_of_failing(lab, make_plan, monkeypatch):
+    import asyncio
+
+    from temporalio.client import WorkflowHandle
+
+    from api.service import UPDATES_IN_FLIGHT_PER_ACTIVITY
+
+    plan = await opened(lab, make_plan, places=30)
+    in_flight, peak = 0, 0
+    real_execute = WorkflowHandle.execute_update
+
+    async def counting(self, *args, **kwargs):
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await real_execute(self, *args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(WorkflowHandle, "execute_update", counting)
+    results = await asyncio.gather(*(lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test",
+                                                          organisation="berg", role="lärare") for i in range(30)))
+    assert len(results) == 30
+    assert 1 < peak <= UPDATES_IN_FLIGHT_PER_ACTIVITY  # concurrent, but never more than the server takes

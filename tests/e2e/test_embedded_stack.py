@@ -67,8 +67,11 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     assert {k: shown[k] for k in ("id", "phase", "confirmed", "waitlisted", "capacity", "min_participants")} == \
         {"id": aid, "phase": "open", "confirmed": 3, "waitlisted": 0, "capacity": 3, "min_participants": 2}
     assert shown["deadline"]
-    listed = cli(stack, "activity", "list", "--phase", "open")["activities"]
-    assert aid in [row["id"] for row in listed]
+    # Visibility is eventually consistent: the listing catches up with the search attributes shortly.
+    deadline = time.monotonic() + 20
+    while aid not in [row["id"] for row in cli(stack, "activity", "list", "--phase", "open")["activities"]]:
+        assert time.monotonic() < deadline, "the activity never showed up in the open listing"
+        time.sleep(1)
     below = cli(stack, "activity", "list", "--phase", "open", "--below-minimum")["activities"]
     assert aid not in [row["id"] for row in below]  # 3 confirmed, minimum 2
 
