@@ -90,6 +90,7 @@ class ActivityLifecycleWorkflow:
         self.woken = False
         self.override: OverrideRequest | None = None
         self.override_outcome: str | None = None
+        self.seat_changes_in_flight = 0  # register/withdraw handlers still recording their change in the store
 
     # ------------------------------------------------------------------
     # The lifecycle, one step per phase
@@ -107,6 +108,8 @@ class ActivityLifecycleWorkflow:
             await self.follow_up()                  # follow_up: follow-up survey
             await self.report()                     # completed: final report to the organiser
         await self.anonymise_after_retention()      # anonymised: personal data erased, counts kept
+        if not workflow.all_handlers_finished():
+            await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
 
     # -- planned -> open ---------------------------------------------------
@@ -147,6 +150,7 @@ class ActivityLifecycleWorkflow:
 
     # -- deciding ----------------------------------------------------------
     async def decide_at_deadline(self) -> None:
+        await self.settle_seat_changes()  # registration is closed: let those already taken reach the store
         while self.phase is Phase.DECIDING:
             if await self.apply_override():
                 continue
@@ -204,10 +208,11 @@ class ActivityLifecycleWorkflow:
         await self.announce(AnnouncementKind.CONFIRMED)
 
     async def cancel(self, by: DecisionBy, reason: str, low_enrolment: bool) -> None:
+        self.set_phase(Phase.CANCELLED)  # no new registrations; those in flight are told too
+        await self.settle_seat_changes()
         confirmed = [s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)]
         waitlisted = [s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]
         self.s.book.cancel_all()
-        self.set_phase(Phase.CANCELLED)
         self.s.ended_at = workflow.now()
         await self.decide("cancel", by, reason)
         await self.activity("announce", Announcement(
@@ -215,10 +220,19 @@ class ActivityLifecycleWorkflow:
             waitlisted_ids=waitlisted, low_enrolment=low_enrolment))
 
     async def announce(self, kind: AnnouncementKind) -> None:
+        await self.settle_seat_changes()  # everyone told must be in the store
         await self.activity("announce", Announcement(
             **self.ref().model_dump(), kind=kind,
             confirmed_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)],
             waitlisted_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]))
+
+    async def settle_seat_changes(self) -> None:
+        """Wait until registrations and withdrawals already taken have been recorded in the store.
+
+        Only when one is in flight: waiting yields to other coroutines, which would reorder commands.
+        """
+        if self.seat_changes_in_flight:
+            await workflow.wait_condition(lambda: self.seat_changes_in_flight == 0)
 
     async def decide(self, kind: str, by: DecisionBy, reason: str) -> None:
         decision = Decision(at=workflow.now(), kind=kind, by=by, reason=reason, confirmed=self.s.book.confirmed,
@@ -322,9 +336,14 @@ class ActivityLifecycleWorkflow:
                                     registration_id=f"{self.plan.activity_id}-r{self.s.book.next_seq}")
         position = self.s.book.waitlist_position(seat.registration_id)
         self.sync_search_attributes()
-        await self.activity("record_registration", RegistrationRecord(
-            **self.ref().model_dump(), registration_id=seat.registration_id, participant_id=seat.participant_id,
-            status=seat.status, team_size=seat.size, seq=seat.seq, waitlist_position=position))
+        self.seat_changes_in_flight += 1
+        try:
+            await self.activity("record_registration", RegistrationRecord(
+                **self.ref().model_dump(), registration_id=seat.registration_id,
+                participant_id=seat.participant_id, status=seat.status, team_size=seat.size, seq=seat.seq,
+                waitlist_position=position))
+        finally:
+            self.seat_changes_in_flight -= 1
         return RegistrationResult(registration_id=seat.registration_id, status=seat.status,
                                   waitlist_position=position)
 
@@ -344,9 +363,13 @@ class ActivityLifecycleWorkflow:
         previous = seat.status
         seat, promoted = self.s.book.withdraw(req.participant_id)
         self.sync_search_attributes()
-        await self.activity("record_withdrawal", WithdrawalRecord(
-            **self.ref().model_dump(), registration_id=seat.registration_id,
-            promoted=[p.registration_id for p in promoted]))
+        self.seat_changes_in_flight += 1
+        try:
+            await self.activity("record_withdrawal", WithdrawalRecord(
+                **self.ref().model_dump(), registration_id=seat.registration_id,
+                promoted=[p.registration_id for p in promoted]))
+        finally:
+            self.seat_changes_in_flight -= 1
         return WithdrawalResult(registration_id=seat.registration_id, previous_status=previous,
                                 promoted=[p.registration_id for p in promoted])
 
@@ -508,6 +531,6 @@ class ActivityLifecycleWorkflow:
         bulk = name in BULK_ACTIVITIES
         return await workflow.execute_activity(
             name, arg, result_type=result_type, retry_policy=ACTIVITY_RETRY,
-            start_to_close_timeout=timedelta(minutes=30 if bulk else 2),
+            start_to_close_timeout=timedelta(minutes=30) if bulk else timedelta(seconds=45),  # > the SMTP timeout
             heartbeat_timeout=timedelta(minutes=1) if bulk else None,
             summary=f"{name} {self.plan.activity_id}")

@@ -67,3 +67,24 @@ async def test_store_down_while_a_registration_is_recorded(lab, make_plan):
     [(row, person)] = lab.store.registrations(plan.id)
     assert row.id == result.registration_id and person.email == "anna@skola.test"
     assert len(lab.mails("registration")) == 1
+
+
+async def test_a_registration_still_being_recorded_at_the_deadline_is_announced_too(lab, make_plan):
+    import asyncio
+
+    start = await lab.now()
+    plan = make_plan(start, min_participants=1, registration={
+        "opens": start + timedelta(minutes=1), "deadline": start + timedelta(minutes=1, seconds=20)})
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    calls = flaky(lab.store, "record_registration", failures=5)  # ~31 s of retries: past the deadline
+    registering = asyncio.create_task(lab.service.register(
+        plan.id, name="Sen Anmälan", email="sen@skola.test", organisation="berg", role="lärare"))
+    await asyncio.sleep(0.5)  # the Update is taken (the seat is given) before the deadline
+    await lab.advance_to(plan.registration.deadline + timedelta(minutes=2))
+    result = await registering
+    assert calls["failed"] == 5 and result.status.value == "confirmed"
+    status = await lab.service.status(plan.id)
+    assert status.phase is Phase.CONFIRMED
+    # The announcement waited for the registration to reach the store, so this person is told.
+    assert [m["To"] for m in lab.mails("confirmed")] == ["sen@skola.test"]
