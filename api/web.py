@@ -233,8 +233,12 @@ def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_i
         errors["organisation"] = "Välj kommun eller organisation i listan."
     if form.get("role") not in default_reference().target_groups:
         errors["role"] = "Välj en roll i listan."
+    if len(form.get("school", "")) > 200:
+        errors["school"] = "Skola eller enhet får vara högst 200 tecken."
     members = [m.strip() for m in re.split(r"[\r\n]+", form.get("team_members", "")) if m.strip()]
-    if members and not plan.teams.allowed:
+    if any(len(m) > 200 for m in members):
+        errors["team_members"] = "Varje namn får vara högst 200 tecken."
+    elif members and not plan.teams.allowed:
         errors["team_members"] = "Aktiviteten tar bara emot enskilda anmälningar."
     elif members and not plan.teams.min_size <= len(members) <= plan.teams.max_size:
         errors["team_members"] = (f"Ett lag ska ha {plan.teams.min_size}–{plan.teams.max_size} personer, "

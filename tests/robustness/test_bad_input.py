@@ -110,6 +110,7 @@ WEB = [
     WebCase("form: team on an individual activity", "POST", "/a/{id}", {**GOOD, "team_members": "A\nB\nC\nD\nE"},
             422, "bara emot enskilda"),
     WebCase("form: nothing at all", "POST", "/a/{id}", {}, 422, "Skriv ditt namn."),
+    WebCase("form: too long school", "POST", "/a/{id}", {**GOOD, "school": "s" * 201}, 422, "högst 200 tecken"),
     WebCase("form: already registered", "POST", "/a/{id}", {**GOOD, "email": "first@skola.test"}, 409,
             "redan anmäld"),
     WebCase("form: unknown activity", "POST", "/a/finns-inte", GOOD, 404, "finns inte"),
