@@ -7,6 +7,7 @@ so a retried activity never sends a message twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 
 from temporalio import activity
@@ -15,6 +16,7 @@ from activities_impl import calendar as ics
 from activities_impl import report as reports
 from activities_impl.compose import FORMAT_NAMES, Composer, survey_text, when
 from activities_impl.outbox import Attachment, Envelope, Outbox
+from activities_impl.permanent import permanent_failures
 from activities_impl.store import Store
 from domain.commands import (
     Announcement,
@@ -36,6 +38,15 @@ from domain.plan import ActivityPlan
 from domain.tables import Participant, Registration
 
 ICS = "text/calendar; method="
+UNDELIVERABLE = "undeliverable"
+MAILING_NAMES = {  # what the organiser's notice calls the mailing
+    "invitation": "inbjudan", "deadline-reminder": "påminnelse om anmälan", "registration": "anmälningsbekräftelse",
+    "withdrawal": "bekräftelse på avanmälan", "promoted": "besked om plats från reservlistan",
+    "low-enrolment": "besked om för få anmälda", "confirmed": "besked om att aktiviteten blir av",
+    "cancelled": "besked om inställd aktivitet", "postponed": "besked om nya datum",
+    "session-reminder": "påminnelse inför träff", "survey": "enkät", "survey-reminder": "påminnelse om enkät",
+    "report": "slutrapport",
+}
 
 
 class LifecycleActivities:
@@ -69,6 +80,19 @@ class LifecycleActivities:
         return Envelope(key=key, activity_id=plan.id, purpose=purpose, recipient=recipient, subject=subject,
                         body=body, attachments=attachments or [])
 
+    async def _send(self, plan: ActivityPlan, envelopes: list[Envelope]) -> int:
+        """Send a mailing; when some of it can never be delivered, tell the organiser in one e-mail."""
+        delivered = await self.outbox.send(envelopes)
+        if envelopes and envelopes[0].purpose != UNDELIVERABLE:
+            failed = await asyncio.to_thread(self.outbox.undeliverable, envelopes)
+            if failed:
+                mailing = MAILING_NAMES.get(envelopes[0].purpose, envelopes[0].purpose)
+                digest = hashlib.sha256("|".join(sorted(f.key for f in failed)).encode()).hexdigest()[:16]
+                await self.outbox.send([self._mail(
+                    plan, f"{plan.id}|{UNDELIVERABLE}|{envelopes[0].purpose}|{digest}", UNDELIVERABLE,
+                    plan.organiser_email, "undeliverable", failed=failed, mailing=mailing)])
+        return delivered
+
     async def _registrations(self, activity_id: str, ids: list[str]) -> list[tuple[Registration, Participant]]:
         if not ids:
             return []
@@ -76,15 +100,18 @@ class LifecycleActivities:
 
     # -- open ------------------------------------------------------------
     @activity.defn(name="make_plan_current")
+    @permanent_failures
     async def make_plan_current(self, ref: PlanRef) -> None:
         await asyncio.to_thread(self.store.make_current, ref.activity_id, ref.plan_version)
 
     @activity.defn(name="send_invitation")
+    @permanent_failures
     async def send_invitation(self, ref: PlanRef) -> int:
         plan = await self._plan(ref)
         return await self._to_contacts(plan, "invitation", "invitation", f"v{ref.plan_version}")
 
     @activity.defn(name="send_deadline_reminder")
+    @permanent_failures
     async def send_deadline_reminder(self, reminder: DeadlineReminder) -> int:
         plan = await self._plan(reminder)
         return await self._to_contacts(plan, "deadline-reminder", "deadline_reminder",
@@ -97,10 +124,11 @@ class LifecycleActivities:
             self._mail(plan, f"{plan.id}|{purpose}|c{c.id}|{occasion}", purpose, c.email, template)
             for c in contacts
         ]
-        await self.outbox.send(envelopes)
+        await self._send(plan, envelopes)
         return len(envelopes)
 
     @activity.defn(name="record_registration")
+    @permanent_failures
     async def record_registration(self, record: RegistrationRecord) -> None:
         await asyncio.to_thread(
             self.store.record_registration, registration_id=record.registration_id, activity_id=record.activity_id,
@@ -109,7 +137,7 @@ class LifecycleActivities:
         plan = await self._plan(record)
         [(registration, participant)] = await self._registrations(record.activity_id, [record.registration_id])
         confirmed = record.status is SeatStatus.CONFIRMED
-        await self.outbox.send([self._mail(
+        await self._send(plan, [self._mail(
             plan, f"{plan.id}|registration|{record.registration_id}", "registration", participant.email,
             "registration_confirmed" if confirmed else "registration_waitlisted",
             attachments=[self._calendar(plan, record.plan_version)] if confirmed else [],
@@ -117,6 +145,7 @@ class LifecycleActivities:
             withdraw_url=self.composer.withdraw_url(record.registration_id))])
 
     @activity.defn(name="record_withdrawal")
+    @permanent_failures
     async def record_withdrawal(self, record: WithdrawalRecord) -> None:
         await asyncio.to_thread(self.store.set_registration_status, [record.registration_id], SeatStatus.WITHDRAWN)
         await asyncio.to_thread(self.store.set_registration_status, record.promoted, SeatStatus.CONFIRMED)
@@ -130,10 +159,11 @@ class LifecycleActivities:
                 plan, f"{plan.id}|promoted|{registration.id}", "promoted", participant.email, "promoted",
                 attachments=[self._calendar(plan, record.plan_version)], participant=participant,
                 withdraw_url=self.composer.withdraw_url(registration.id)))
-        await self.outbox.send(envelopes)
+        await self._send(plan, envelopes)
 
     # -- deciding --------------------------------------------------------
     @activity.defn(name="record_decision")
+    @permanent_failures
     async def record_decision(self, record: DecisionRecord) -> None:
         d = record.decision
         await asyncio.to_thread(
@@ -142,14 +172,16 @@ class LifecycleActivities:
             details={"confirmed": d.confirmed, "min_participants": d.min_participants})
 
     @activity.defn(name="notify_low_enrolment")
+    @permanent_failures
     async def notify_low_enrolment(self, notice: LowEnrolmentNotice) -> None:
         plan = await self._plan(notice)
-        await self.outbox.send([self._mail(
+        await self._send(plan, [self._mail(
             plan, f"{plan.id}|low-enrolment|organiser|v{notice.plan_version}|{notice.grace_until.isoformat()}",
             "low-enrolment", plan.organiser_email, "low_enrolment", confirmed=notice.confirmed,
             grace_until=when(notice.grace_until))])
 
     @activity.defn(name="announce")
+    @permanent_failures
     async def announce(self, announcement: Announcement) -> int:
         """Tell registrants that the activity runs, is cancelled, or has new dates."""
         plan = await self._plan(announcement)
@@ -172,11 +204,12 @@ class LifecycleActivities:
                 participant.email, f"activity_{kind.value}", attachments=attach, participant=participant,
                 waitlisted=on_list, low_enrolment=announcement.low_enrolment,
                 withdraw_url=self.composer.withdraw_url(registration.id)))
-        await self.outbox.send(envelopes)
+        await self._send(plan, envelopes)
         return len(envelopes)
 
     # -- running ---------------------------------------------------------
     @activity.defn(name="send_session_reminder")
+    @permanent_failures
     async def send_session_reminder(self, reminder: SessionReminder) -> int:
         plan = await self._plan(reminder)
         session = plan.sessions[reminder.session_no - 1]
@@ -189,15 +222,17 @@ class LifecycleActivities:
                        p.email, "session_reminder", attachments=[calendar], participant=p, session=info)
             for p in people if p.email
         ]
-        await self.outbox.send(envelopes)
+        await self._send(plan, envelopes)
         return len(envelopes)
 
     @activity.defn(name="record_attendance")
+    @permanent_failures
     async def record_attendance(self, record: AttendanceRecord) -> int:
         return await asyncio.to_thread(self.store.record_attendance, record.activity_id, record.session_no,
                                        record.participant_ids)
 
     @activity.defn(name="send_survey")
+    @permanent_failures
     async def send_survey(self, send: SurveySend) -> int:
         plan = await self._plan(send)
         invitations = await asyncio.to_thread(self.store.create_survey_invitations, plan.id, send.survey,
@@ -205,6 +240,7 @@ class LifecycleActivities:
         return await self._survey_mails(plan, send.survey, invitations, "survey", "survey_invitation")
 
     @activity.defn(name="remind_survey")
+    @permanent_failures
     async def remind_survey(self, step: SurveyStep) -> int:
         """One reminder, only to those who have not answered."""
         plan = await self._plan(step)
@@ -224,10 +260,11 @@ class LifecycleActivities:
                        closes=when(i.closes_at))
             for i in invitations if i.participant_id in people and people[i.participant_id].email
         ]
-        await self.outbox.send(envelopes)
+        await self._send(plan, envelopes)
         return len(envelopes)
 
     @activity.defn(name="close_survey")
+    @permanent_failures
     async def close_survey(self, step: SurveyStep) -> SurveyCount:
         await asyncio.to_thread(self.store.close_survey, step.activity_id, step.survey)
         invitations = await asyncio.to_thread(self.store.survey_invitations, step.activity_id, step.survey)
@@ -235,6 +272,7 @@ class LifecycleActivities:
 
     # -- completed and anonymised ---------------------------------------
     @activity.defn(name="send_report")
+    @permanent_failures
     async def send_report(self, ref: PlanRef) -> None:
         report = await asyncio.to_thread(self.store.report, ref.activity_id)
         if report is None:
@@ -248,11 +286,12 @@ class LifecycleActivities:
             Attachment(f"{plan.id}-deltagare.png", "image/png", report.chart_png),
         ]
         anonymise_at = report.created_at + plan.retention
-        await self.outbox.send([self._mail(
+        await self._send(plan, [self._mail(
             plan, f"{plan.id}|report|organiser", "report", plan.organiser_email, "report",
             attachments=attachments, summary=_summary_counts(summary), anonymise_at=when(anonymise_at))])
 
     @activity.defn(name="anonymise")
+    @permanent_failures
     async def anonymise(self, ref: PlanRef) -> int:
         return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id)
 

@@ -24,16 +24,22 @@ class SmtpMailer:
 
 
 class MemoryMailer:
-    """Keeps sent messages in a list; `fail_next` makes the next sends raise (for retry tests)."""
+    """Keeps sent messages in a list; `fail_next` makes the next sends raise (for retry tests), and mail to an
+    address in `refuse` is refused with 550 at RCPT, as a server does for an unknown mailbox."""
 
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
         self.fail_next = 0
+        self.refuse: set[str] = set()
 
     async def send(self, message: EmailMessage) -> None:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise ConnectionError("SMTP server unavailable (simulated)")
+        to = str(message["To"])
+        if to.lower() in self.refuse:
+            raise aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(
+                550, f"5.1.1 <{to}>: Recipient address rejected: User unknown", to)])
         self.sent.append(message)
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -1,11 +1,14 @@
 """The outbox: every e-mail is first stored under its business key, then sent at most once.
 
 A message is claimed (status `sending`) before the SMTP call and marked
-`sent` after it; a failed call releases the claim so the activity's retry
-sends it again. A claim left by a killed worker makes the retry wait (fail and
-retry) until its lease ends, then the message is taken over: never skipped.
-The one window left is a worker killed after the SMTP server accepted a message
-and before it was marked sent: that message goes out again, with the same Message-ID.
+`sent` after it; a transient failure releases the claim so the activity's
+retry sends it again. A message that can never be delivered (see
+`mail_failures`) is marked `failed` with the reason and an audit entry, and is
+never retried: the mailing carries on with the others. A claim left by a
+killed worker makes the retry wait (fail and retry) until its lease ends, then
+the message is taken over: never skipped. The one window left is a worker
+killed after the SMTP server accepted a message and before it was marked
+sent: that message goes out again, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from email.message import EmailMessage
 
 from temporalio import activity
 
+from activities_impl.mail_failures import UndeliverableMail, permanent_reason
 from activities_impl.mailer import Mailer
 from activities_impl.store import ClaimHeld, Store
+from domain.email_address import InvalidEmail, parse_email
 from domain.tables import OutboxMessage
 
 
@@ -108,14 +113,25 @@ class Outbox:
                                  extra={"purpose": envelopes[0].purpose})
         return delivered
 
+    def undeliverable(self, envelopes: list[Envelope]) -> list[OutboxMessage]:
+        """Those of the envelopes' messages that could not be delivered (by this call or an earlier attempt)."""
+        return self.store.failed_messages(dict.fromkeys(e.key for e in envelopes))
+
     async def deliver(self, key: str) -> int:
         now = datetime.now(timezone.utc)
         row = await asyncio.to_thread(self.store.claim, key, now, self.lease_seconds)
         if row is None:
             return 0
         try:
-            await self.mailer.send(to_email(row, self.sender))
+            message = compose(row, self.sender)
+        except UndeliverableMail as exc:
+            return await self._fail(row, exc.reason)
+        try:
+            await self.mailer.send(message)
         except Exception as exc:
+            reason = permanent_reason(exc, row.recipient)
+            if reason is not None:
+                return await self._fail(row, reason)
             await asyncio.to_thread(self.store.release, key)
             # SMTP errors quote addresses: keep them out of logs and Temporal failures (retried all the same).
             code = getattr(exc, "code", None)
@@ -126,5 +142,26 @@ class Outbox:
             activity.heartbeat(key)
         return 1
 
+    async def _fail(self, row: OutboxMessage, reason: str) -> int:
+        await asyncio.to_thread(self.store.mark_failed, row.key, reason, datetime.now(timezone.utc))
+        if activity.in_activity():
+            activity.logger.warning("E-mail undeliverable, not retried: %s", reason,
+                                    extra={"purpose": row.purpose, "key": key_digest(row.key)})
+            activity.heartbeat(row.key)
+        return 0
 
 
+def compose(row: OutboxMessage, sender: str) -> EmailMessage:
+    """The message for a stored row; `UndeliverableMail` when the address or the message can never go out."""
+    try:
+        if row.recipient is None:
+            raise InvalidEmail("no address")
+        parse_email(row.recipient)
+    except InvalidEmail:
+        raise UndeliverableMail("the address is not a valid e-mail address") from None
+    try:
+        message = to_email(row, sender)
+        message.as_bytes()  # what the SMTP client will send: fails here, not on every retry
+        return message
+    except Exception as exc:  # noqa: BLE001 - e.g. a line break in a header: composing again gives the same
+        raise UndeliverableMail(f"the message could not be composed ({type(exc).__name__})") from None

@@ -407,7 +407,7 @@ class Store:
         """
         with self.session() as s:
             row = s.exec(select(OutboxMessage).where(OutboxMessage.key == key).with_for_update()).first()
-            if row is None or row.status == "sent":
+            if row is None or row.status in ("sent", "failed"):  # failed: undeliverable, never retried
                 return None
             if row.status == "sending" and row.claimed_at and (now - row.claimed_at).total_seconds() < lease_seconds:
                 raise ClaimHeld(f"an e-mail (key {hashlib.sha256(key.encode()).hexdigest()[:16]}) is being sent "
@@ -421,6 +421,33 @@ class Store:
             row = s.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
             row.status, row.sent_at = "sent", now
             s.add(row)
+
+    def mark_failed(self, key: str, reason: str, now: datetime) -> None:
+        """The message can never be delivered: mark it failed with the reason, and write the audit entry, at once."""
+        with self.session() as s:
+            row = s.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
+            row.status, row.error, row.claimed_at = "failed", reason[:500], None
+            s.add(row)
+            audit_key = f"{row.activity_id}|undeliverable|{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+            if s.exec(select(AuditEntry.id).where(AuditEntry.key == audit_key)).first() is None:
+                s.add(AuditEntry(key=audit_key, activity_id=row.activity_id, at=now, kind="undeliverable",
+                                 by="engine", reason=f"{row.purpose} e-mail not delivered: {reason}"[:500],
+                                 details_json=json.dumps({"purpose": row.purpose, "outbox_id": row.id})))
+
+    def failed_messages(self, keys: Iterable[str]) -> list[OutboxMessage]:
+        """Those of `keys` that are undeliverable (status failed), in the order they were queued."""
+        wanted = list(keys)
+        with self.session() as s:
+            return list(s.exec(select(OutboxMessage).where(OutboxMessage.key.in_(wanted),
+                                                           OutboxMessage.status == "failed")
+                               .order_by(OutboxMessage.id)))
+
+    def undeliverable(self, activity_id: str) -> list[OutboxMessage]:
+        """The activity's e-mails that could not be delivered, oldest first."""
+        with self.session() as s:
+            return list(s.exec(select(OutboxMessage).where(OutboxMessage.activity_id == activity_id,
+                                                           OutboxMessage.status == "failed")
+                               .order_by(OutboxMessage.id)))
 
     def release(self, key: str) -> None:
         with self.session() as s:
@@ -478,6 +505,7 @@ class Store:
                 s.add(invitation)
             for message in s.exec(select(OutboxMessage).where(OutboxMessage.activity_id == activity_id)):
                 message.recipient, message.body, message.attachments_json = None, "", "[]"
+                message.error = None if message.error is None else "erased"
                 s.add(message)
             activity = s.get(Activity, activity_id)
             if activity is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio.client import (
     Client,
@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities_impl.store import Store, StoreError
+from domain.email_address import InvalidEmail, parse_email
 from domain.lifecycle import (
     ActivityStatus,
     AttendanceRequest,
@@ -49,6 +50,9 @@ class Unconfirmed(Exception):
 # The server keeps at most 10 Updates in flight per workflow (history.maxInFlightUpdates) and refuses more;
 # each process lets 8 through per activity and queues the rest, so a burst waits instead of failing.
 UPDATES_IN_FLIGHT_PER_ACTIVITY = 8
+# How long a person waits for the workflow's answer before being told "no answer in time, it may have been
+# carried out" (HTTP 503): an Update that never answers (a stuck worker) must not hold its gate for ever.
+UPDATE_ANSWER_SECONDS = 30.0
 
 
 def _reason(exc: BaseException) -> str:
@@ -59,19 +63,23 @@ def _reason(exc: BaseException) -> str:
 
 
 class Service:
-    def __init__(self, client: Client, store: Store, task_queue: str):
+    def __init__(self, client: Client, store: Store, task_queue: str, *,
+                 update_timeout: float = UPDATE_ANSWER_SECONDS):
         self.client, self.store, self.task_queue = client, store, task_queue
+        self.update_timeout = update_timeout
         self._gates: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(UPDATES_IN_FLIGHT_PER_ACTIVITY))
 
     async def _update(self, activity_id: str, handle: WorkflowHandle, update, arg):
         """Run an Update through the per-activity gate; refusals become `Refused`, no answer `Unconfirmed`."""
-        async with self._gates[activity_id]:
+        async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
             try:
-                return await handle.execute_update(update, arg)
+                async with asyncio.timeout(self.update_timeout):
+                    return await handle.execute_update(update, arg,
+                                                       rpc_timeout=timedelta(seconds=self.update_timeout))
             except WorkflowUpdateFailedError as exc:
                 raise Refused(_reason(exc)) from None
-            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError) as exc:
                 raise Unconfirmed(f"no answer from the workflow of {activity_id!r} "
                                   f"({type(exc).__name__}); it may still have been carried out") from None
 
@@ -119,6 +127,12 @@ class Service:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 raise Refused(f"no activity {activity_id!r}") from None
             raise
+
+    async def undeliverable(self, activity_id: str) -> list[dict]:
+        """The activity's e-mails that could not be delivered: to whom, which mailing, why, when queued."""
+        rows = await asyncio.to_thread(self.store.undeliverable, activity_id)
+        return [{"recipient": r.recipient, "purpose": r.purpose, "reason": r.error,
+                 "queued_at": r.created_at.isoformat()} for r in rows]
 
     @staticmethod
     def visibility_query(phase: str | None = None, below_minimum: bool | None = None) -> str:
@@ -175,6 +189,10 @@ class Service:
         """Store the person (and team), then ask the workflow for a seat; a refusal leaves nothing behind."""
         if team_members:
             team_size = len(team_members)
+        try:
+            email = parse_email(email)  # one mailbox, one seat: "Anna@Skola.se " is anna@skola.se
+        except InvalidEmail as exc:
+            raise Refused(str(exc)) from None
         handle = await self._running_handle(activity_id)
         existing = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         try:

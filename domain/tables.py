@@ -179,8 +179,9 @@ class OutboxMessage(SQLModel, table=True):
     subject: str
     body: str = Field(sa_column=Column(Text, nullable=False))
     attachments_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
-    status: str = "pending"  # pending | sending | sent
+    status: str = "pending"  # pending | sending | sent | failed (undeliverable: never retried)
     attempts: int = 0
+    error: str | None = Field(default=None, max_length=500)  # why it failed; no address (erased on anonymisation)
     created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
     claimed_at: datetime | None = Field(default=None, sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())

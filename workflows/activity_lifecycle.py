@@ -17,7 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from domain.commands import (
@@ -67,6 +67,7 @@ ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coef
                              maximum_interval=timedelta(minutes=2))
 
 
+GIVEN_UP = (RetryState.NON_RETRYABLE_FAILURE, RetryState.MAXIMUM_ATTEMPTS_REACHED)  # the step will not succeed
 BULK_ACTIVITIES = {"send_invitation", "send_deadline_reminder", "announce", "send_session_reminder", "send_survey",
                    "remind_survey"}
 
@@ -288,9 +289,11 @@ class ActivityLifecycleWorkflow:
             await self.activity("remind_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey,
                                                             at=workflow.now()))
         elif step.kind is StepKind.SURVEY_CLOSE:
-            self.s.surveys[step.survey] = await self.activity(
+            count = await self.activity(
                 "close_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now()),
                 result_type=SurveyCount)
+            if count is not None:  # None: closing failed permanently (recorded as a decision)
+                self.s.surveys[step.survey] = count
         elif step.kind is StepKind.REPORT:
             await self.activity("send_report", self.ref())
             self.set_phase(Phase.COMPLETED)
@@ -529,8 +532,25 @@ class ActivityLifecycleWorkflow:
         start-to-close timeout and a heartbeat timeout that notices a dead worker quickly.
         """
         bulk = name in BULK_ACTIVITIES
-        return await workflow.execute_activity(
-            name, arg, result_type=result_type, retry_policy=ACTIVITY_RETRY,
-            start_to_close_timeout=timedelta(minutes=30) if bulk else timedelta(seconds=45),  # > the SMTP timeout
-            heartbeat_timeout=timedelta(minutes=1) if bulk else None,
-            summary=f"{name} {self.plan.activity_id}")
+        try:
+            return await workflow.execute_activity(
+                name, arg, result_type=result_type, retry_policy=ACTIVITY_RETRY,
+                start_to_close_timeout=timedelta(minutes=30) if bulk else timedelta(seconds=45),  # > SMTP timeout
+                heartbeat_timeout=timedelta(minutes=1) if bulk else None,
+                summary=f"{name} {self.plan.activity_id}")
+        except ActivityError as err:
+            if err.retry_state not in GIVEN_UP:
+                raise
+            await self.step_failed(name, err)
+            return None
+
+    async def step_failed(self, name: str, err: ActivityError) -> None:
+        """A step that can never succeed (non-retryable) is recorded as the engine's decision; the lifecycle goes on.
+
+        The failure carries no personal data (activities say only the error's type), so it may go to the status,
+        the audit log and the workflow's log.
+        """
+        cause = err.cause.message if isinstance(err.cause, ApplicationError) else type(err.cause).__name__
+        workflow.logger.error("Step %s failed permanently, the lifecycle carries on: %s", name, cause)
+        if name != "record_decision":  # recording the failure of the recorder would go round in circles
+            await self.decide("step_failed", DecisionBy.ENGINE, f"{name} failed and is not retried: {cause}")

@@ -93,3 +93,49 @@ async def test_attachments_survive_the_outbox(outbox, mailer):
     assert ics.get_payload(decode=True) == ICS
     assert (png.get_content_type(), png.get_filename()) == ("image/png", "a1-deltagare.png")
     assert png.get_payload(decode=True) == b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+# -- undeliverable: permanent failures are marked, not retried ---------------------------------------------
+async def test_a_refused_recipient_is_marked_failed_and_the_others_go_out(outbox, mailer, store):
+    mailer.refuse = {"fel@skola.test"}
+    batch = [envelope("k1", "anna@example.se"), envelope("k2", "fel@skola.test"), envelope("k3", "bo@example.se")]
+    assert await outbox.send(batch) == 2  # no exception: nothing to retry
+    assert sorted(m["To"] for m in mailer.sent) == ["anna@example.se", "bo@example.se"]
+    failed = status(store, "k2")
+    assert failed.status == "failed" and failed.error.startswith("the mail server refused the recipient: 550")
+    assert "@" not in failed.error  # the server's answer quoted the address; the reason does not
+    assert [m.key for m in outbox.undeliverable(batch)] == ["k2"]
+    assert await outbox.send(batch) == 0  # a retry of the activity does not try it again
+    assert status(store, "k2").attempts == 1
+    [entry] = [e for e in store.audit_log("a1") if e.kind == "undeliverable"]
+    assert entry.by == "engine" and "registration e-mail not delivered" in entry.reason and "@" not in entry.reason
+
+
+@pytest.mark.parametrize("recipient,subject", [
+    ("name@skola..se", "Ämne"),            # an empty label: the mailer would refuse it on every attempt
+    ("a,b@evil.example", "Ämne"),          # a list
+    ('"A" <a@skola.se>', "Ämne"),          # a display name
+    ("anna@example.se", "Rad ett\rRad två"),  # a carriage return in a header
+], ids=["empty-label", "list", "display-name", "cr-in-subject"])
+async def test_a_message_that_can_never_be_sent_is_failed_at_once(outbox, mailer, store, recipient, subject):
+    batch = [envelope("bad", recipient, ), envelope("good", "bo@example.se")]
+    batch[0].subject = subject
+    assert await outbox.send(batch) == 1
+    assert [m["To"] for m in mailer.sent] == ["bo@example.se"]
+    row = status(store, "bad")
+    assert row.status == "failed" and row.attempts == 1
+    assert row.error in ("the address is not a valid e-mail address", "the message could not be composed (ValueError)")
+
+
+async def test_a_server_refusal_with_4xx_is_retried(outbox, mailer, store):
+    import aiosmtplib
+
+    class Busy(type(mailer)):
+        async def send(self, message):
+            raise aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(
+                450, "4.2.1 mailbox busy, try later", str(message["To"]))])
+
+    busy = Outbox(store, Busy(), "RUN <run@test>")
+    with pytest.raises(MailDeliveryError):
+        await busy.send([envelope("k1")])
+    assert status(store, "k1").status == "pending"  # transient: released for the retry
