@@ -166,8 +166,11 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 @activity_app.command("show")
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     """Phase, counts, next due time, sessions and decisions of one activity."""
-    status = run_with_service(lambda service: service.status(activity_id))
-    data = status.model_dump(mode="json")
+    async def work(service: Service):
+        return await service.status(activity_id), await service.undeliverable(activity_id)
+
+    status, undeliverable = run_with_service(work)
+    data = {**status.model_dump(mode="json"), "undeliverable": undeliverable}
     if as_json:
         emit(data, True)
         return
@@ -182,6 +185,9 @@ def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
                      f"survey {s.survey}")
     for d in status.decisions:
         lines.append(f"  {d.at.isoformat()} {d.kind} by {d.by.value}: {d.reason}")
+    if undeliverable:
+        lines.append(f"undeliverable e-mails: {len(undeliverable)}")
+        lines += [f"  {u['recipient']} ({u['purpose']}): {u['reason']}" for u in undeliverable]
     emit(data, False, "\n".join(lines))
 
 

@@ -57,6 +57,13 @@ class ActivityRow(BaseModel):
     first_session_start: str | None = None
 
 
+class UndeliverableOut(BaseModel):
+    recipient: str | None = Field(description="the address (erased on anonymisation)")
+    purpose: str = Field(description="the mailing, e.g. registration, invitation, survey")
+    reason: str | None = Field(description="why it cannot be delivered (the server's answer, without addresses)")
+    queued_at: str
+
+
 class ActivityList(BaseModel):
     activities: list[ActivityRow]
 
@@ -203,6 +210,13 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
             return await service.status(activity_id)
         except Refused as exc:
             raise refused(exc) from None
+
+    @router.get("/activities/{activity_id}/undeliverable", response_model=list[UndeliverableOut],
+                responses=_errors(404))
+    async def undeliverable(activity_id: str) -> list[UndeliverableOut]:
+        """E-mails of the activity that could not be delivered and are not retried: to whom, which mailing, why."""
+        await known(activity_id)
+        return [UndeliverableOut(**row) for row in await service.undeliverable(activity_id)]
 
     @router.post("/activities/{activity_id}/decision", response_model=DecisionOut,
                  responses=_errors(404, 409, 422))

@@ -156,6 +156,7 @@ async def test_unknown_activity_is_404_everywhere(api):
         ("GET", "/api/activities/nope-nope/report.md", None),
         ("GET", "/api/activities/nope-nope/report.csv", None),
         ("GET", "/api/activities/nope-nope/report.png", None),
+        ("GET", "/api/activities/nope-nope/undeliverable", None),
     ]
     for method, url, body in requests:
         response = await api.request(method, url, json=body)
@@ -331,3 +332,15 @@ async def test_attendance_refusals_then_report_after_completion(api, lab, make_p
     assert body["id"] == plan.id and body["created_at"]
     assert body["summary"] == json.loads(lab.store.report(plan.id).summary_json)
     assert body["summary"]["title"] == plan.title
+
+
+async def test_undeliverable_mail_is_listed_for_the_organiser(api, lab, make_plan):
+    plan = make_plan(await lab.now())
+    lab.mailer.refuse = {"fel@skola.test"}
+    assert (await api.post("/api/activities", json=plan_json(plan))).status_code == 201
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    assert (await api.get(f"/api/activities/{plan.id}/undeliverable")).json() == []
+    await lab.service.register(plan.id, name="Fel Stavad", email="fel@skola.test", organisation="berg", role="lärare")
+    [row] = (await api.get(f"/api/activities/{plan.id}/undeliverable")).json()
+    assert row["recipient"] == "fel@skola.test" and row["purpose"] == "registration"
+    assert row["reason"].startswith("the mail server refused the recipient: 550") and "@" not in row["reason"]
