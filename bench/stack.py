@@ -255,7 +255,7 @@ class BenchStack:
             "TEMPORAL_ADDRESS": self.address, "TEMPORAL_NAMESPACE": "default",
             "RUNFLOW_DATA_DIR": str(self.workdir), "RUNFLOW_DATABASE_URL": self.database_url,
             "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_SMTP_HOST": HOST, "RUNFLOW_SMTP_PORT": str(self.smtp_port),
-            "RUNFLOW_WEB_BASE_URL": f"http://{HOST}:{web_port}", "RUNFLOW_SECRET_KEY": "bench-secret",
+            "RUNFLOW_WEB_BASE_URL": f"http://{HOST}:{web_port}", "RUNFLOW_SECRET_KEY": "bench-secret-0123456789abcdef-0123",
             "RUNFLOW_SMTP_FROM": "RUN <run@bench.test>", "PYTHONUNBUFFERED": "1",
         })
         if self.codec_keys:

@@ -24,7 +24,7 @@ from worker.client import connect
 from worker.codec import codec_from_settings, dev_key_file, ensure_dev_keys
 from worker.demo import run_demo
 from worker.logs import configure_logging
-from worker.settings import Settings
+from worker.settings import Settings, ensure_secret_key, require_secret_key
 from worker.smtp_sink import start_sink
 from worker.wiring import open_store
 from worker.worker import build_activities, build_worker, smtp_mailer
@@ -48,6 +48,8 @@ class StackConfig:
         base = Settings()
         ui_origins = [f"http://{self.host}:{self.ui_port}", f"http://localhost:{self.ui_port}"]
         return base.model_copy(update={
+            # The signing key of withdrawal links: RUNFLOW_SECRET_KEY, or one made for this data dir.
+            "secret_key": base.secret_key or ensure_secret_key(self.data_dir.resolve()),
             "temporal_address": f"{self.host}:{self.temporal_port}", "data_dir": self.data_dir.resolve(),
             "smtp_host": self.host, "smtp_port": self.smtp_port,
             "web_base_url": f"http://{self.host}:{self.web_port}",
@@ -101,6 +103,7 @@ def stop_process(process: subprocess.Popen) -> None:
 
 async def run_stack(config: StackConfig) -> int:
     settings = config.settings()
+    require_secret_key(settings)  # a RUNFLOW_SECRET_KEY given by hand must be a real one too
     configure_logging(settings.log_format, settings.log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,11 +21,9 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from worker.settings import Settings
+from worker.settings import Settings, require_secret_key
 
 log = structlog.get_logger("runflow.web")
-
-DEV_SECRET_KEY = "dev-only-change-me"
 
 
 @dataclass
@@ -73,8 +71,6 @@ def build_app(settings: Settings, client: Client) -> FastAPI:
 def warnings_for(settings: Settings) -> list[str]:
     """Settings that work but should not be used in production."""
     found = []
-    if settings.secret_key == DEV_SECRET_KEY:
-        found.append("RUNFLOW_SECRET_KEY is the development default: withdrawal and survey links can be forged")
     if settings.effective_database_url.startswith("sqlite"):
         found.append("RUNFLOW_DATABASE_URL is not set: the store is a SQLite file in the data dir")
     if not settings.codec_keys:
@@ -114,6 +110,7 @@ def run_web(config: WebConfig, settings: Settings | None = None) -> int:
     settings = settings or get_settings()
     configure_logging(settings.log_format, settings.log_level)
     try:
+        require_secret_key(settings)  # never listen with a default or empty signing key
         asyncio.run(serve(settings, config))
     except ConnectionError as exc:
         log.error(str(exc))

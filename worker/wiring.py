@@ -11,7 +11,7 @@ from activities_impl.store import Store
 from domain.reference import default_reference
 from worker.client import connect
 from worker.logs import configure_logging
-from worker.settings import Settings, get_settings
+from worker.settings import Settings, get_settings, require_secret_key
 from worker.worker import build_activities, build_worker, smtp_mailer
 
 log = structlog.get_logger("runflow.worker")
@@ -29,6 +29,7 @@ def open_store(settings: Settings, migrate: bool = False) -> Store:
 
 async def run_worker_forever(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
+    require_secret_key(settings)  # the worker signs the withdrawal links in the e-mails
     configure_logging(settings.log_format, settings.log_level)
     store = open_store(settings, migrate=True)
     client = await connect(settings)

@@ -99,9 +99,34 @@ def test_runflow_web_rejects_a_bad_port():
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("command", ["web", "worker"])
+@pytest.mark.parametrize("key", [None, "", "dev-only-change-me", "short-key"], ids=["unset", "empty", "default", "short"])
+def test_web_and_worker_refuse_to_start_without_a_real_signing_key(tmp_path, command, key):
+    env = clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", RUNFLOW_DATA_DIR=str(tmp_path),
+                    **({} if key is None else {"RUNFLOW_SECRET_KEY": key}))
+    args = [RUNFLOW, command] + (["--port", str(free_port()), "--connect-timeout", "1"] if command == "web" else [])
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "RUNFLOW_SECRET_KEY" in lines[0], result.stderr
+    assert not (tmp_path / "runflow.db").exists()  # refused before touching anything
+
+
+def test_the_embedded_stack_makes_one_signing_key_per_data_dir(tmp_path, monkeypatch):
+    from worker.settings import secret_key_problem
+    from worker.stack import StackConfig
+
+    monkeypatch.delenv("RUNFLOW_SECRET_KEY", raising=False)
+    first = StackConfig(data_dir=tmp_path / "a").settings().secret_key
+    assert secret_key_problem(first) is None
+    assert StackConfig(data_dir=tmp_path / "a").settings().secret_key == first  # kept: links stay valid
+    assert StackConfig(data_dir=tmp_path / "b").settings().secret_key != first
+    assert (tmp_path / "a" / "secret-key").stat().st_mode & 0o777 == 0o600
+
+
 def test_runflow_web_without_temporal_exits_with_1(tmp_path):
     env = clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", RUNFLOW_DATA_DIR=str(tmp_path),
-                    RUNFLOW_LOG_FORMAT="json")
+                    RUNFLOW_LOG_FORMAT="json", RUNFLOW_SECRET_KEY="web-test-secret-0123456789abcdef")
     result = subprocess.run([RUNFLOW, "web", "--port", str(free_port()), "--connect-timeout", "1"], env=env,
                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1, result.stderr
@@ -119,7 +144,7 @@ def web(temporal, tmp_path) -> Iterator[dict]:
     port = free_port()
     key = base64.b64encode(os.urandom(32)).decode()
     env = clean_env(TEMPORAL_ADDRESS=temporal, TEMPORAL_NAMESPACE="default", RUNFLOW_DATABASE_URL=database_url,
-                    RUNFLOW_DATA_DIR=str(tmp_path), RUNFLOW_LOG_FORMAT="json", RUNFLOW_SECRET_KEY="s3cret",
+                    RUNFLOW_DATA_DIR=str(tmp_path), RUNFLOW_LOG_FORMAT="json", RUNFLOW_SECRET_KEY="web-test-secret-0123456789abcdef",
                     RUNFLOW_API_TOKEN="api-token", RUNFLOW_CODEC_KEYS=json.dumps({"k1": key}),
                     RUNFLOW_CODEC_KEY_ID="k1", RUNFLOW_CODEC_TOKEN="codec-token",
                     RUNFLOW_CODEC_CORS_ORIGINS='["http://localhost:8080"]')

@@ -205,7 +205,7 @@ def worker_env(temporal_address: str, namespace: str, url: str, task_queue: str,
         "TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_NAMESPACE": namespace,
         "RUNFLOW_DATABASE_URL": url, "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_DATA_DIR": str(data_dir),
         "RUNFLOW_SMTP_HOST": "127.0.0.1", "RUNFLOW_SMTP_PORT": str(smtp_port), "RUNFLOW_LOG_FORMAT": "json",
-        "RUNFLOW_WEB_BASE_URL": "http://web.test", "RUNFLOW_SECRET_KEY": "faults-kill-secret",
+        "RUNFLOW_WEB_BASE_URL": "http://web.test", "RUNFLOW_SECRET_KEY": "faults-kill-secret-0123456789abcdef",
         "RUNFLOW_OUTBOX_LEASE_SECONDS": LEASE,
     })
     return env
@@ -445,7 +445,7 @@ async def test_dev_server_killed_with_open_activities(tmp_path, postgres_databas
     store = Store(postgres_database_url)
     store.migrate()
     store.seed_reference(default_reference())
-    settings = Settings(web_base_url="http://web.test", secret_key="faults-kill-secret", smtp_from="RUN <run@test>",
+    settings = Settings(web_base_url="http://web.test", secret_key="faults-kill-secret-0123456789abcdef", smtp_from="RUN <run@test>",
                         smtp_host="127.0.0.1", smtp_port=smtp_port, outbox_lease_seconds=float(LEASE))
     task_queue = f"kill-server-{uuid.uuid4().hex[:8]}"
     handles, errors = [], []

@@ -287,7 +287,7 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "TEMPORAL_NAMESPACE": env.client.namespace,
         "RUNFLOW_DATABASE_URL": url, "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_DATA_DIR": str(tmp_path / "data"),
         "RUNFLOW_SMTP_HOST": "127.0.0.1", "RUNFLOW_SMTP_PORT": str(smtp_port), "RUNFLOW_LOG_FORMAT": "json",
-        "RUNFLOW_WEB_BASE_URL": "http://web.test", "RUNFLOW_SECRET_KEY": "two-workers-secret",
+        "RUNFLOW_WEB_BASE_URL": "http://web.test", "RUNFLOW_SECRET_KEY": "two-workers-secret-0123456789abcdef",
     })
     workers = Workers(tmp_path, worker_env)
     store = Store(url)  # migrated by the workers
