@@ -293,7 +293,8 @@ class LifecycleActivities:
     @activity.defn(name="anonymise")
     @permanent_failures
     async def anonymise(self, ref: PlanRef) -> int:
-        return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id)
+        plan = await self._plan(ref)
+        return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id, plan.surveys.keep_free_text)
 
     def all(self) -> list:
         return [self.make_plan_current, self.send_invitation, self.send_deadline_reminder, self.record_registration,

@@ -20,9 +20,11 @@ from sqlalchemy import event, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine, select
 
+from domain.email_address import ANONYMISED_EMAIL
 from domain.lifecycle import SeatStatus
 from domain.plan import ActivityPlan
 from domain.reference import ReferenceData
+from domain.surveys import scale_answers_only
 from domain.tables import (
     Activity,
     ActivityPlanVersion,
@@ -42,7 +44,6 @@ from domain.tables import (
 from migrations import alembic_config
 
 
-ANONYMISED_EMAIL = "anonymiserad@runflow.invalid"
 # Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
 # together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
 # create the same tables and rows.
@@ -374,12 +375,14 @@ class Store:
             if invitation.closed or now >= invitation.closes_at:
                 raise StoreError("enkäten är stängd", "closed")
             participant = s.get(Participant, invitation.participant_id) if invitation.participant_id else None
-            invitation.answered_at = now
+            # Both times to the day only: equal to the microsecond, they would tie the answer to its person.
+            day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            invitation.answered_at = day
             s.add(invitation)
             answer = SurveyAnswer(activity_id=invitation.activity_id, survey=invitation.survey,
                                   organisation_id=participant.organisation_id if participant else "okänd",
                                   role=participant.role if participant else "okänd",
-                                  answers_json=json.dumps(answers, ensure_ascii=False), created_at=now)
+                                  answers_json=json.dumps(answers, ensure_ascii=False), created_at=day)
             s.add(answer)
             return answer
 
@@ -490,9 +493,15 @@ class Store:
             return s.exec(select(Report).where(Report.activity_id == activity_id)).first()
 
     # -- retention -------------------------------------------------------
-    def anonymise_activity(self, activity_id: str) -> int:
-        """Erase names, e-mail addresses and schools of the activity; counts per organisation, role and session stay."""
+    def anonymise_activity(self, activity_id: str, keep_free_text: bool = False) -> int:
+        """Erase names, e-mail addresses and schools of the activity, and (unless kept) the free-text answers;
+        counts per organisation, role and session and the scale answers stay."""
         with self.session() as s:
+            if not keep_free_text:
+                for answer in s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id)):
+                    answer.answers_json = json.dumps(scale_answers_only(answer.survey, json.loads(answer.answers_json)),
+                                                     ensure_ascii=False)
+                    s.add(answer)
             people = list(s.exec(select(Participant).where(Participant.activity_id == activity_id)))
             for p in people:
                 p.name, p.email, p.school, p.anonymised = None, None, None, True

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-MAX_TEXT = 2000
+MAX_TEXT = 2000  # characters per answer, checked before the answer is looked at
 SCALE = (1, 2, 3, 4, 5)
 
 
@@ -60,7 +60,12 @@ def validate_answers(survey: str, form: dict[str, str]) -> tuple[dict[str, int |
     answers: dict[str, int | str] = {}
     errors: dict[str, str] = {}
     for q in questions(survey):
-        raw = (form.get(q.key) or "").strip()
+        raw = form.get(q.key) or ""
+        if len(raw) > MAX_TEXT:  # before anything else is done with it: hostile input costs nothing
+            errors[q.key] = ("Svaret måste vara ett värde från 1 till 5." if q.kind is Kind.SCALE
+                             else f"Svaret får vara högst {MAX_TEXT} tecken.")
+            continue
+        raw = raw.strip()
         if q.kind is Kind.SCALE:
             if not raw:
                 if q.required:
@@ -71,10 +76,14 @@ def validate_answers(survey: str, form: dict[str, str]) -> tuple[dict[str, int |
                 continue
             answers[q.key] = int(raw)
         else:
-            if len(raw) > MAX_TEXT:
-                errors[q.key] = f"Svaret får vara högst {MAX_TEXT} tecken."
-            elif raw:
+            if raw:
                 answers[q.key] = raw
             elif q.required:
                 errors[q.key] = "Skriv ett svar."
     return answers, errors
+
+
+def scale_answers_only(survey: str, answers: dict[str, int | str]) -> dict[str, int | str]:
+    """The answers without the free texts (what anonymisation keeps): only the scale questions' values."""
+    scale = {q.key for q in questions(survey) if q.kind is Kind.SCALE}
+    return {key: value for key, value in answers.items() if key in scale}

@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 import temporalio.activity
 import temporalio.workflow
 
@@ -24,7 +25,13 @@ def _flatten_temporal(_logger, _name, event: dict) -> dict:
 
 
 def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) -> None:
-    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    # Tracebacks never show local variables (they hold names and addresses): JSON gets the frames as a list,
+    # the console a plain traceback.
+    if fmt == "json":
+        renderers = [structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
+                     structlog.processors.JSONRenderer()]
+    else:
+        renderers = [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
     # Temporal's workflow/activity loggers put their ids in `extra`; keep them as fields, not in the message.
     temporalio.workflow.logger.workflow_info_on_message = False
     temporalio.activity.logger.activity_info_on_message = False
@@ -44,7 +51,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) ->
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

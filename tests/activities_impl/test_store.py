@@ -183,7 +183,9 @@ def test_answer_is_stored_without_the_participant(store, activity_id, invited):
     assert stored.id == answer.id
     assert (stored.survey, stored.organisation_id, stored.role) == ("s1", "sundsvall", "lärare")
     assert json.loads(stored.answers_json) == {"helhet": 5, "kommentar": "Bra"}
-    assert store.invitation_by_token(invited[0].token).answered_at == SENT + timedelta(days=1)
+    # Answer and invitation carry the day only: the same instant on both would tie the answer to its person.
+    day = (SENT + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert store.invitation_by_token(invited[0].token).answered_at == day == stored.created_at
     assert [i.participant_id for i in store.survey_invitations(activity_id, "s1", unanswered=True)] == [
         i.participant_id for i in invited[1:]]
 
@@ -260,3 +262,19 @@ def test_anonymise_activity_erases_personal_data_of_that_activity_only(store, ma
     assert all(m.recipient and m.body for m in store.outbox(other.id))
     assert store.activity(other.id).organiser_email == "annan@run.test"
     assert store.plan(other.id).organiser_email == "annan@run.test"
+
+
+def test_anonymisation_erases_free_text_answers_and_keeps_the_scale(store, activity_id, invited):
+    store.answer_survey(invited[0].token, {"behov": 4, "ta_med": "Ring mig, Anna Berg 070-123 45 67",
+                                           "ovrigt": "anna.berg@skola.se"}, now=SENT + timedelta(hours=3))
+    store.answer_survey(invited[1].token, {"behov": 2, "balans": 5}, now=SENT + timedelta(hours=4))
+    store.anonymise_activity(activity_id)
+    assert [json.loads(a.answers_json) for a in store.survey_answers(activity_id)] == [
+        {"behov": 4}, {"behov": 2, "balans": 5}]
+
+
+def test_a_plan_may_keep_free_text_answers_through_anonymisation(store, activity_id, invited):
+    store.answer_survey(invited[0].token, {"behov": 4, "ta_med": "Mer tid för kollegialt lärande"}, now=SENT)
+    store.anonymise_activity(activity_id, keep_free_text=True)
+    [answer] = store.survey_answers(activity_id)
+    assert json.loads(answer.answers_json) == {"behov": 4, "ta_med": "Mer tid för kollegialt lärande"}

@@ -67,3 +67,36 @@ async def test_replaying_a_workflow_logs_nothing(lab, make_plan, captured):
     await Replayer(workflows=[ActivityLifecycleWorkflow], data_converter=build_data_converter()).replay_workflow(
         history)
     assert [r for r in lines(captured) if r.get("logger") == "temporalio.workflow"] == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_failing_send_logs_its_traceback_without_local_variables(fmt):
+    """Tracebacks of failed sends name the error and the frames, never the variables (names, addresses)."""
+    import asyncio
+
+    from activities_impl.mailer import MemoryMailer
+    from activities_impl.outbox import to_email
+    from domain.tables import OutboxMessage
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    configure_logging(fmt, "INFO", stream=stream)
+    try:
+        mailer = MemoryMailer()
+        mailer.fail_next = 1
+        row = OutboxMessage(key="k", activity_id="a", purpose="registration", recipient=PEOPLE[0][1],
+                            subject=f"Hej {PEOPLE[0][0]}", body=f"Hej {PEOPLE[0][0]}!")
+        try:
+            asyncio.run(mailer.send(to_email(row, "RUN <run@test>")))
+        except ConnectionError:
+            logging.getLogger("temporalio.activity").warning("Completing activity as failed", exc_info=True)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    text = stream.getvalue()
+    assert "ConnectionError" in text and "test_logs.py" in text  # the traceback is there
+    assert PEOPLE[0][0] not in text and PEOPLE[0][1] not in text
+    if fmt == "json":
+        [record] = lines(stream)
+        assert record["exception"][0]["exc_type"] == "ConnectionError"
