@@ -152,8 +152,10 @@ class LifecycleActivities:
         plan = await self._plan(record)
         envelopes = []
         for registration, participant in await self._registrations(record.activity_id, [record.registration_id]):
+            # The calendar file removes the sessions from the person's calendar (same UIDs, higher SEQUENCE).
             envelopes.append(self._mail(plan, f"{plan.id}|withdrawal|{registration.id}", "withdrawal",
-                                        participant.email, "withdrawal_confirmed", participant=participant))
+                                        participant.email, "withdrawal_confirmed", participant=participant,
+                                        attachments=[self._calendar(plan, record.plan_version, "CANCEL")]))
         for registration, participant in await self._registrations(record.activity_id, record.promoted):
             envelopes.append(self._mail(
                 plan, f"{plan.id}|promoted|{registration.id}", "promoted", participant.email, "promoted",

@@ -51,3 +51,17 @@ async def test_session_reminder_carries_only_that_session(lab, make_plan):
     assert len(reminders) == 2
     assert [[str(e["UID"]) for e in events(m)[1]] for m in reminders] == \
         [[f"{plan.id}-session-1@runflow"], [f"{plan.id}-session-2@runflow"]]
+
+
+async def test_withdrawal_removes_the_sessions_from_the_calendar(lab, make_plan):
+    plan = make_plan(await lab.now(), min_participants=1)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    _, published = events(lab.mails("registration", to="anna@skola.test")[0])
+    await lab.service.withdraw(plan.id, "anna@skola.test")
+    method, removed = events(lab.mails("withdrawal", to="anna@skola.test")[0])
+    assert method == "CANCEL"
+    assert [str(e["UID"]) for e in removed] == [str(e["UID"]) for e in published]
+    assert all(int(r["SEQUENCE"]) > int(p["SEQUENCE"]) for r, p in zip(removed, published, strict=True))
+    assert all(str(e["STATUS"]) == "CANCELLED" for e in removed)
