@@ -15,6 +15,7 @@ from temporalio import activity
 from activities_impl import calendar as ics
 from activities_impl import report as reports
 from activities_impl.compose import FORMAT_NAMES, Composer, survey_text, when
+from activities_impl.mail_failures import reason_in_swedish
 from activities_impl.outbox import Attachment, Envelope, Outbox
 from activities_impl.permanent import permanent_failures
 from activities_impl.store import Store
@@ -90,7 +91,8 @@ class LifecycleActivities:
                 digest = hashlib.sha256("|".join(sorted(f.key for f in failed)).encode()).hexdigest()[:16]
                 await self.outbox.send([self._mail(
                     plan, f"{plan.id}|{UNDELIVERABLE}|{envelopes[0].purpose}|{digest}", UNDELIVERABLE,
-                    plan.organiser_email, "undeliverable", failed=failed, mailing=mailing)])
+                    plan.organiser_email, "undeliverable", mailing=mailing,
+                    failed=[{"recipient": f.recipient, "reason": reason_in_swedish(f.error)} for f in failed])])
         return delivered
 
     async def _registrations(self, activity_id: str, ids: list[str]) -> list[tuple[Registration, Participant]]:

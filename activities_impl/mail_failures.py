@@ -6,7 +6,8 @@ message itself. Everything else is transient and retried with backoff: the serve
 answers, and 5xx answers to the sender or the login (a configuration fault of ours, which would otherwise fail
 every message; the operator sees it in the logs and the retries).
 
-Reasons are for the coordinator and the audit log: they never contain an e-mail address.
+A reason is `<code>: <detail>`, the code one of `REASONS` (the organiser's e-mail says it in Swedish by code),
+the detail the server's answer; it never contains an e-mail address.
 """
 
 from __future__ import annotations
@@ -14,6 +15,25 @@ from __future__ import annotations
 import aiosmtplib
 
 ADDRESS_PLACEHOLDER = "<adress>"
+INVALID_ADDRESS, NOT_COMPOSABLE = "invalid_address", "not_composable"
+RECIPIENT_REFUSED, MESSAGE_REFUSED = "recipient_refused", "message_refused"
+REASONS = {  # code -> what the organiser is told (Swedish)
+    INVALID_ADDRESS: "adressen är inte en giltig e-postadress",
+    NOT_COMPOSABLE: "meddelandet gick inte att skapa (otillåtet tecken i en rubrik)",
+    RECIPIENT_REFUSED: "mottagarens e-postserver känner inte till adressen",
+    MESSAGE_REFUSED: "mottagarens e-postserver tog inte emot meddelandet",
+}
+
+
+def reason(code: str, detail: str = "") -> str:
+    return f"{code}: {detail}" if detail else code
+
+
+def reason_in_swedish(text: str | None) -> str:
+    """The organiser's words for a stored reason: the Swedish text of its code, then the server's answer."""
+    code, _, detail = (text or "").partition(": ")
+    swedish = REASONS.get(code, "okänt fel")
+    return f"{swedish} ({detail})" if detail else swedish
 MAX_REASON = 200
 
 
@@ -42,9 +62,9 @@ def permanent_reason(exc: BaseException, recipient: str | None) -> str | None:
         codes = [r.code for r in exc.recipients]
         if all(code >= 500 for code in codes):
             first = exc.recipients[0]
-            return f"the mail server refused the recipient: {first.code} {without_addresses(first.message, recipient)}"
+            return reason(RECIPIENT_REFUSED, f"{first.code} {without_addresses(first.message, recipient)}")
         return None
     if isinstance(exc, (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError)) and exc.code >= 500:
-        what = "recipient" if isinstance(exc, aiosmtplib.SMTPRecipientRefused) else "message"
-        return f"the mail server refused the {what}: {exc.code} {without_addresses(exc.message, recipient)}"
+        code = RECIPIENT_REFUSED if isinstance(exc, aiosmtplib.SMTPRecipientRefused) else MESSAGE_REFUSED
+        return reason(code, f"{exc.code} {without_addresses(exc.message, recipient)}")
     return None

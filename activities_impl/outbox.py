@@ -24,7 +24,13 @@ from email.message import EmailMessage
 
 from temporalio import activity
 
-from activities_impl.mail_failures import UndeliverableMail, permanent_reason
+from activities_impl.mail_failures import (
+    INVALID_ADDRESS,
+    NOT_COMPOSABLE,
+    UndeliverableMail,
+    permanent_reason,
+    reason,
+)
 from activities_impl.mailer import Mailer
 from activities_impl.store import ClaimHeld, Store
 from domain.email_address import InvalidEmail, parse_email
@@ -158,10 +164,10 @@ def compose(row: OutboxMessage, sender: str) -> EmailMessage:
             raise InvalidEmail("no address")
         parse_email(row.recipient)
     except InvalidEmail:
-        raise UndeliverableMail("the address is not a valid e-mail address") from None
+        raise UndeliverableMail(reason(INVALID_ADDRESS)) from None
     try:
         message = to_email(row, sender)
         message.as_bytes()  # what the SMTP client will send: fails here, not on every retry
         return message
     except Exception as exc:  # noqa: BLE001 - e.g. a line break in a header: composing again gives the same
-        raise UndeliverableMail(f"the message could not be composed ({type(exc).__name__})") from None
+        raise UndeliverableMail(reason(NOT_COMPOSABLE, type(exc).__name__)) from None

@@ -50,6 +50,11 @@ CASES = {
                          "Påminnelse: ", ["Tid: torsdag 21 oktober 2027 kl. 09.00–15.00"]),
     "survey_invitation": (SURVEY_MAIL, "Slututvärdering: ", [SURVEY, CLOSES]),
     "survey_reminder": (SURVEY_MAIL, "Påminnelse – slututvärdering: ", [SURVEY, CLOSES]),
+    "undeliverable": ({"failed": [{"recipient": "anna@skola..se",
+                                   "reason": "adressen är inte en giltig e-postadress"}],
+                       "mailing": "anmälningsbekräftelse"},
+                      "Mejl kom inte fram: ", ["anna@skola..se: adressen är inte en giltig e-postadress",
+                                               "runflow activity show lasa-skriva-ht27"]),
     "report": ({"summary": {"confirmed": 31, "answers": 18, "invited": 31},
                 "anonymise_at": when(datetime(2028, 11, 18, 12, 0, tzinfo=timezone.utc))}, "Slutrapport: ",
                ["Deltagare: 31 av 40 platser", "Enkätsvar: 18 av 31"]),
@@ -131,3 +136,13 @@ def test_verify_rejects_tampered_tokens(tamper):
     token = sign("lasa-skriva-ht27-r1", "secret")
     assert verify(tamper(token), "secret") is None
     assert verify(token, "another-secret") is None
+
+
+def test_a_forged_withdrawal_token_made_with_the_old_default_key_is_refused():
+    """Registration ids are sequential: with a known key anyone could sign them. The key is never a default now."""
+    from worker.settings import KNOWN_DEFAULT_SECRETS, ensure_secret_key
+
+    forged = sign("lasa-skriva-ht27-r1", "dev-only-change-me")
+    assert "dev-only-change-me" in KNOWN_DEFAULT_SECRETS
+    real = ensure_secret_key(Path(__import__("tempfile").mkdtemp()))
+    assert verify(forged, real) is None
