@@ -24,8 +24,10 @@ except ImportError:  # pragma: no cover
     from click import exceptions as _click_exceptions
 
 from api.service import Refused, Service, Unconfirmed
+from domain.email_address import InvalidEmail, parse_email
 from domain.lifecycle import OverrideAction
 from domain.plan import PlanError, load_plan
+from domain.plan_source import shown
 from domain.reference import default_reference
 
 
@@ -96,6 +98,15 @@ def read_plan(path: Path):
         typer.echo(one_line(f"error: {path}: {len(exc.problems)} problems: " + "; ".join(map(str, exc.problems))),
                    err=True)
         raise typer.Exit(2) from None
+
+
+def email_option(option: str, text: str) -> str:
+    """The normalised address, or exit 2 with one line naming the option and why."""
+    try:
+        return parse_email(text)
+    except InvalidEmail as exc:
+        fail(f"{option} {shown(text)}: {exc}")
+    raise AssertionError("unreachable")
 
 
 def parse_time(text: str) -> datetime:
@@ -217,10 +228,7 @@ def register(activity_id: str,
              team_size: Annotated[int, typer.Option(min=1, max=200, help="Members when registering a team.")] = 1,
              as_json: JsonFlag = False) -> None:
     """Register a person (or a team) for an activity."""
-    from domain.plan import EMAIL
-
-    if not EMAIL.match(email):
-        fail(f"not an e-mail address: {email!r}")
+    email = email_option("--email", email)
     if not name.strip():
         fail("the name must not be empty")
     result = run_with_service(lambda service: service.register(
@@ -238,6 +246,7 @@ def register(activity_id: str,
 def withdraw(activity_id: str, email: Annotated[str, typer.Option(help="The registrant's e-mail.")],
              as_json: JsonFlag = False) -> None:
     """Withdraw a registration; the waiting list moves up."""
+    email = email_option("--email", email)
     result = run_with_service(lambda service: service.withdraw(activity_id, email))
     emit(result.model_dump(mode="json"), as_json,
          f"withdrawn: {result.registration_id}" + (f", promoted {', '.join(result.promoted)}" if result.promoted else ""))
@@ -272,7 +281,7 @@ def attendance(activity_id: str, session_no: Annotated[int, typer.Argument(min=1
                more: Annotated[list[str] | None, typer.Argument(help="More e-mails present.", show_default=False)] = None,
                as_json: JsonFlag = False) -> None:
     """Record who was present at a session (`--present a@x b@x ...`)."""
-    emails = [*present, *(more or [])]
+    emails = [email_option("--present", text) for text in [*present, *(more or [])]]
     count = run_with_service(lambda service: service.attendance(activity_id, session_no, emails))
     emit({"id": activity_id, "session": session_no, "present": count}, as_json,
          f"session {session_no}: {count} present")

@@ -8,7 +8,12 @@ Status codes: 401 no or wrong token; 404 no such activity (or no report yet); 40
 the service refused (wrong phase, already started, an e-mail not registered for the activity, ...);
 415 a plan body that is neither JSON nor YAML; 422 bad input, with `detail` a reason, for plans
 `{"problems": [{"field", "message"}, ...]}`, and for a body that does not fit its model (an unknown
-`action`, `session_no` below 1) FastAPI's usual error list; 503 Temporal cannot list workflows.
+`action`, `session_no` below 1, an e-mail address that does not parse) FastAPI's usual error list;
+503 Temporal cannot list workflows.
+
+Bodies are measured before they are parsed (`domain.plan_source`): at most 256 KiB, nested at most
+20 levels, at most 10,000 values. Python's json and pydantic recurse, so a 40 KB body of nested
+arrays would otherwise crash the parser; beyond a limit the answer is 422 with one line.
 """
 
 from __future__ import annotations
@@ -16,20 +21,24 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities_impl.store import Store
 from api.service import Refused, Service
+from domain.email_address import parse_email
 from domain.lifecycle import ActivityStatus, OverrideAction
 from domain.phases import Phase
 from domain.plan import ActivityPlan, PlanError, Problem, parse_plan, parse_plan_text
+from domain.plan_source import MAX_PLAN_BYTES, SourceError, load_json, measure_json, shown, too_large
 from domain.reference import ReferenceData, default_reference
 from domain.tables import Report
 
@@ -88,7 +97,8 @@ class DecisionOut(BaseModel):
 
 class AttendanceIn(BaseModel):
     session_no: int = Field(ge=1)
-    present: list[str] = Field(min_length=1, description="e-mail addresses of those present")
+    present: list[Annotated[str, AfterValidator(parse_email)]] = Field(
+        min_length=1, description="e-mail addresses of those present (normalised; one that does not parse is a 422)")
 
 
 class AttendanceOut(BaseModel):
@@ -112,26 +122,84 @@ def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def _media_type(request: Request, default: str = "application/json") -> str:
+    return request.headers.get("content-type", default).split(";")[0].strip().lower()
+
+
+async def _read_body(request: Request, limit: int = MAX_PLAN_BYTES) -> bytes:
+    """The body, read no further than `limit` bytes (SourceError beyond: a huge body is never held)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _plan_from_body(request: Request, reference: ReferenceData) -> ActivityPlan:
     """The plan in the request body: JSON (the plan object) or YAML text; 415 for anything else."""
-    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    media_type = _media_type(request)
     if media_type not in YAML_TYPES and not _is_json(media_type):
-        raise HTTPException(415, f"send the plan as application/json or application/yaml, not {media_type}")
-    body = await request.body()
+        raise HTTPException(415, f"send the plan as application/json or application/yaml, not {shown(media_type)}")
     try:
-        if _is_json(media_type):
-            try:
-                data = json.loads(body)
-            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-                raise PlanError([Problem(field="plan", message=f"not valid JSON: {exc}")]) from None
-            return parse_plan(data, reference)
         try:
+            body = await _read_body(request)
+            if _is_json(media_type):
+                return parse_plan(load_json(body), reference)
             text = body.decode("utf-8")
+        except SourceError as exc:
+            raise PlanError([Problem(field="plan", message=str(exc))]) from None
         except UnicodeDecodeError:
             raise PlanError([Problem(field="plan", message="not UTF-8 text")]) from None
         return parse_plan_text(text, reference)
     except PlanError as exc:
         raise _problems(exc) from None
+
+
+_BODY_REFUSED = "runflow.body_refused"
+
+
+class _MeasuredBodyRoute(APIRoute):
+    """A route whose JSON body is measured before FastAPI parses it (json and pydantic recurse).
+
+    A body beyond the limits is not parsed at all: the route sees an empty body, and the reason is
+    left in the request scope for `_body_within_limits`, a router dependency that runs after the
+    token check (so an unauthenticated caller still gets 401) and answers 422 with one line.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        if self.body_field is None:  # no body model: the endpoint reads and measures the body itself
+            return handle
+
+        async def measured(request: Request) -> Response:
+            if not _is_json(_media_type(request)):
+                return await handle(request)
+            try:
+                body = await _read_body(request)
+                measure_json(body)
+            except SourceError as exc:
+                request.scope[_BODY_REFUSED] = f"the request body {exc}"
+                body = b""
+            replayed = False
+
+            async def replay() -> dict[str, Any]:  # the body read here, then the client's own messages
+                nonlocal replayed
+                if replayed:
+                    return await request.receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await handle(Request(request.scope, replay))
+
+        return measured
+
+
+def _body_within_limits(request: Request) -> None:
+    if (reason := request.scope.get(_BODY_REFUSED)) is not None:
+        raise HTTPException(422, reason)
 
 
 _PLAN_BODY = {
@@ -166,11 +234,12 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
             return
         raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
-    router = APIRouter(tags=["coordinator"], dependencies=[Depends(require_token)], responses=_errors(401))
+    router = APIRouter(tags=["coordinator"], dependencies=[Depends(require_token), Depends(_body_within_limits)],
+                       responses=_errors(401), route_class=_MeasuredBodyRoute)
 
     async def known(activity_id: str) -> None:
         if await asyncio.to_thread(store.activity, activity_id) is None:
-            raise HTTPException(404, f"no activity {activity_id!r}")
+            raise HTTPException(404, f"no activity {shown(activity_id)}")
 
     def refused(exc: Refused) -> HTTPException:
         # The store check comes first; this catches a workflow gone while its activity is still stored.
@@ -182,7 +251,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
     ) -> ActivityList:
         """All activities, from Temporal's visibility (search attributes)."""
         if phase is not None and phase not in {p.value for p in Phase}:
-            raise HTTPException(422, f"unknown phase {phase!r} (one of {PHASES})")
+            raise HTTPException(422, f"unknown phase {shown(phase)} (one of {PHASES})")
         try:
             rows = await service.list(phase)
         except RPCError as exc:  # e.g. a server without visibility (the time-skipping test server)
@@ -240,7 +309,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
             except PlanError as exc:
                 raise _problems(exc) from None
             if plan.id != activity_id:
-                raise HTTPException(422, f"the plan is for {plan.id!r}, not {activity_id!r}")
+                raise HTTPException(422, f"the plan is for {plan.id!r}, not {shown(activity_id)}")
         try:
             phase = await service.decide(activity_id, body.action, until=body.until, plan=plan)
         except Refused as exc:
@@ -262,7 +331,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
         await known(activity_id)
         row = await asyncio.to_thread(store.report, activity_id)
         if row is None:
-            raise HTTPException(404, f"no report for {activity_id!r} yet (it is made when the activity completes)")
+            raise HTTPException(404, f"no report for {shown(activity_id)} yet (it is made when the activity completes)")
         return row
 
     def download(content: str | bytes, media_type: str, filename: str) -> Response:

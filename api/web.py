@@ -3,6 +3,12 @@
 Works without JavaScript. Registrations and withdrawals go through the
 workflow's Updates (via `Service`); survey answers go to the store, without
 the participant's name.
+
+Hostile input is normal input (`api/security.py`): security headers on every
+response, request bodies capped per path prefix (413), a CSRF token in every
+public form (403 without it), public POSTs rate-limited per client address and
+registrations also per activity (429), and every form field length-limited
+before it is parsed.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 from temporalio.converter import PayloadCodec
@@ -22,18 +29,32 @@ from temporalio.converter import PayloadCodec
 from activities_impl import calendar as ics
 from activities_impl.compose import survey_text, verify, when
 from activities_impl.store import Store, StoreError
+from api.security import CSRF_FIELD, BodyLimit, BodyTooLarge, Csrf, RateLimits, SecurityHeaders, client_address, \
+    too_large
 from api.service import Refused, Service, Unconfirmed
 from api.texts import refusal_in_swedish
+from domain.email_address import MAX_EMAIL_LENGTH, InvalidEmail, parse_email
 from domain.lifecycle import SeatStatus
 from domain.phases import Phase
-from domain.plan import EMAIL, ActivityPlan
+from domain.plan import ActivityPlan
 from domain.reference import default_reference
 from domain.surveys import SCALE, questions, validate_answers
+from worker.settings import Settings
 
 CLOSED_TEXTS = {
     Phase.PLANNED: "Anmälan har inte öppnat än.",
     Phase.CANCELLED: "Aktiviteten är inställd.",
 }
+# Form fields: the most characters each may have, checked before anything else is done with it.
+MAX_NAME = 200
+MAX_SCHOOL = 200
+MAX_TEAM_MEMBERS = 5000  # the whole field
+MAX_TEAM_MEMBER = 200  # each name in it
+MAX_CHOICE = 100  # organisation and role (chosen from a list)
+FORM_EXPIRED = "Formuläret har gått ut. Ladda om sidan och försök igen."
+TOO_MANY_REGISTRATIONS = "Det har kommit för många anmälningar från din adress på kort tid. Försök igen om en stund."
+TOO_MANY_FOR_ACTIVITY = "Det har kommit för många anmälningar till aktiviteten på kort tid. Försök igen om en stund."
+TOO_MANY_POSTS = "Det har kommit för många försök från din adress på kort tid. Försök igen om en stund."
 SURVEY_REFUSALS = {  # store refusal code -> (HTTP status, heading)
     "unknown": (404, "Länken är ogiltig"),
     "answered": (409, "Enkäten är redan besvarad"),
@@ -41,19 +62,71 @@ SURVEY_REFUSALS = {  # store refusal code -> (HTTP status, heading)
 }
 
 
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self):
+        # Outside Starlette's ServerErrorMiddleware, so that even a 500 carries the security headers.
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(store: Store, service: Service | None = None, *, secret_key: str = "dev-only-change-me",
                coordinator_api_token: str | None = None, codec: PayloadCodec | None = None,
-               codec_token: str | None = None, codec_cors_origins: Iterable[str] = ()) -> FastAPI:
-    app = FastAPI(title="runflow", description="RUN:s aktiviteter: anmälan, enkäter och samordnarnas API.")
+               codec_token: str | None = None, codec_cors_origins: Iterable[str] = (),
+               max_body_forms: int = _default("max_body_forms"), max_body_api: int = _default("max_body_api"),
+               max_body_codec: int = _default("max_body_codec"),
+               rate_limit_registrations_per_address: str = _default("rate_limit_registrations_per_address"),
+               rate_limit_registrations_per_activity: str = _default("rate_limit_registrations_per_activity"),
+               rate_limit_public_posts_per_address: str = _default("rate_limit_public_posts_per_address"),
+               ) -> FastAPI:
+    app = _App(title="runflow", description="RUN:s aktiviteter: anmälan, enkäter och samordnarnas API.")
     env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
+    app.add_middleware(BodyLimit, caps={"/api": max_body_api, "/codec": max_body_codec}, default=max_body_forms)
+    app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
+    csrf = Csrf(secret_key)
+    rate_limits = RateLimits({"registrations_per_address": rate_limit_registrations_per_address,
+                              "registrations_per_activity": rate_limit_registrations_per_activity,
+                              "public_posts_per_address": rate_limit_public_posts_per_address})
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, context, status_code=status)
+        response = templates.TemplateResponse(request, name, context, status_code=status)
+        csrf.set_cookie(request, response)  # when the page's form got a token for a new cookie
+        return response
 
     def message(request: Request, title: str, lines: list[str], status: int = 200, tone: str = "",
-                back: str | None = None) -> HTMLResponse:
-        return page(request, "message.html", status, title=title, lines=lines, tone=tone, back=back)
+                back: str | None = None, back_text: str = "Tillbaka till aktiviteten",
+                headers: dict[str, str] | None = None) -> HTMLResponse:
+        response = page(request, "message.html", status, title=title, lines=lines, tone=tone, back=back,
+                        back_text=back_text)
+        response.headers.update(headers or {})
+        return response
+
+    async def posted_form(request: Request) -> dict[str, str]:
+        """The submitted fields (a body over the cap has been refused with 413 by then; no file uploads)."""
+        form = await request.form(max_files=0, max_fields=50)
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def refused(request: Request, form: dict[str, str], limit: str, *keys: str,
+                back: str, back_text: str) -> HTMLResponse | None:
+        """403 for a form without a valid CSRF token (or from another site), 429 over the rate limit; else None.
+
+        Only attempts that pass the CSRF check count towards the limit."""
+        if not csrf.check(request, form.get(CSRF_FIELD)):
+            return message(request, "Formuläret har gått ut", [FORM_EXPIRED], 403, "bad", back=back,
+                           back_text=back_text)
+        retry_after = rate_limits.hit(limit, *keys)
+        if retry_after is not None:
+            sentence = TOO_MANY_REGISTRATIONS if limit == "registrations_per_address" else TOO_MANY_POSTS
+            return message(request, "För många försök", [sentence], 429, "bad",
+                           headers={"Retry-After": str(retry_after)})
+        return None
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge):
+        return too_large(request.url.path, exc.cap)
 
     async def load_plan(activity_id: str) -> ActivityPlan | None:
         try:
@@ -73,6 +146,7 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
         closed_text = CLOSED_TEXTS.get(phase, "Anmälan är stängd.") if phase is not None else \
             "Anmälan är inte tillgänglig just nu. Försök igen om en stund."
         return page(request, "activity.html", status, title=plan.title, plan=plan, places_left=places_left,
+                    csrf_token=csrf.token(request),
                     deadline=when(plan.registration.deadline), open=phase is Phase.OPEN, closed_text=closed_text,
                     sessions=[{"when": when(s.start, s.end), "where": ics.location_text(s)} for s in plan.sessions],
                     organisations=await asyncio.to_thread(store.organisations),
@@ -105,19 +179,25 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
 
     @app.post("/a/{activity_id}", response_class=HTMLResponse, include_in_schema=False)
     async def register(request: Request, activity_id: str) -> HTMLResponse:
+        form = await posted_form(request)
+        answer = refused(request, form, "registrations_per_address", client_address(request),
+                         back=f"/a/{activity_id}", back_text="Tillbaka till anmälan")
+        if answer is not None:
+            return answer
         plan = await load_plan(activity_id)
         if plan is None:
             return message(request, "Aktiviteten finns inte", ["Kontrollera länken."], 404, "bad")
-        form = {k: str(v).strip() for k, v in (await request.form()).items()}
-        errors, members = registration_errors(plan, form, await asyncio.to_thread(store.organisation_ids))
+        retry_after = rate_limits.hit("registrations_per_activity", activity_id)
+        if retry_after is not None:
+            return message(request, "För många anmälningar", [TOO_MANY_FOR_ACTIVITY], 429, "bad",
+                           headers={"Retry-After": str(retry_after)})
+        errors, fields = registration_errors(plan, form, await asyncio.to_thread(store.organisation_ids))
         if errors:
-            return await activity_page(request, plan, 422, errors, form)
+            return await activity_page(request, plan, 422, errors, {k: v for k, v in form.items() if k != CSRF_FIELD})
         if service is None:
             return message(request, "Anmälan är inte tillgänglig", ["Försök igen om en stund."], 503, "bad")
         try:
-            result = await service.register(activity_id, name=form["name"], email=form["email"],
-                                            organisation=form["organisation"], role=form["role"],
-                                            school=form.get("school") or None, team_members=members or None)
+            result = await service.register(activity_id, **fields)
         except Refused as exc:
             return message(request, "Anmälan kunde inte tas emot", [refusal_in_swedish(str(exc))], 409, "bad",
                            back=f"/a/{activity_id}")
@@ -145,10 +225,16 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
             return message(request, "Anmälan är redan avslutad", ["Du behöver inte göra något mer."], 409)
         plan = await asyncio.to_thread(store.plan, registration.activity_id)
         who = "ditt lag" if registration.team_size > 1 else "dig"
-        return page(request, "withdraw.html", title="Avanmälan", plan=plan, token=token, who=who)
+        return page(request, "withdraw.html", title="Avanmälan", plan=plan, token=token, who=who,
+                    csrf_token=csrf.token(request))
 
     @app.post("/w/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def withdraw(request: Request, token: str) -> HTMLResponse:
+        form = await posted_form(request)
+        answer = refused(request, form, "public_posts_per_address", client_address(request), back=f"/w/{token}",
+                         back_text="Tillbaka till avanmälan")
+        if answer is not None:
+            return answer
         found = await withdrawal_target(token)
         if found is None:
             return message(request, "Länken är ogiltig", ["Kontrollera att hela länken kom med."], 404, "bad")
@@ -189,18 +275,24 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
     def survey_page(request, invitation, plan, token, status=200, errors=None, values=None) -> HTMLResponse:
         title, _ = survey_text(invitation.survey)
         return page(request, "survey.html", status, title=title, survey_title=title, plan=plan, token=token,
+                    csrf_token=csrf.token(request),
                     closes=when(invitation.closes_at), questions=questions(invitation.survey), scale=SCALE,
                     errors=errors or {}, values=values or {})
 
     @app.post("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def answer_survey(request: Request, token: str) -> HTMLResponse:
+        form = await posted_form(request)
+        answer = refused(request, form, "public_posts_per_address", client_address(request), back=f"/s/{token}",
+                         back_text="Tillbaka till enkäten")
+        if answer is not None:
+            return answer
         invitation, plan = await survey_context(token)
         if invitation is None:
             return survey_refusal(request, "unknown")
-        form = {k: str(v) for k, v in (await request.form()).items()}
         answers, errors = validate_answers(invitation.survey, form)
         if errors:
-            return survey_page(request, invitation, plan, token, 422, errors, form)
+            return survey_page(request, invitation, plan, token, 422, errors,
+                               {k: v for k, v in form.items() if k != CSRF_FIELD})
         try:
             await asyncio.to_thread(store.answer_survey, token, answers)
         except StoreError as exc:
@@ -220,30 +312,44 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
 
 
 def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_ids: set[str]
-                        ) -> tuple[dict[str, str], list[str]]:
-    """Errors by field (Swedish), and the team members' names when a team registers."""
+                        ) -> tuple[dict[str, str], dict[str, Any]]:
+    """Errors by field (Swedish), and the registration's arguments for `Service.register` (e-mail normalised,
+    the team members' names when a team registers).
+
+    Every field's length is checked before anything else is done with it (hostile input costs nothing)."""
     errors: dict[str, str] = {}
-    if not form.get("name"):
+    name, email, school = form.get("name", ""), form.get("email", ""), form.get("school", "")
+    organisation, role, team = form.get("organisation", ""), form.get("role", ""), form.get("team_members", "")
+    if len(name) > MAX_NAME:
+        errors["name"] = f"Namnet får vara högst {MAX_NAME} tecken."
+    elif not (name := name.strip()):
         errors["name"] = "Skriv ditt namn."
-    elif len(form["name"]) > 200:
-        errors["name"] = "Namnet får vara högst 200 tecken."
-    if not EMAIL.match(form.get("email", "")):
-        errors["email"] = "Skriv en giltig e-postadress, till exempel namn@skola.se."
-    if form.get("organisation") not in organisation_ids:
+    if len(email) > MAX_EMAIL_LENGTH:
+        errors["email"] = f"E-postadressen får vara högst {MAX_EMAIL_LENGTH} tecken."
+    else:
+        try:
+            email = parse_email(email)
+        except InvalidEmail:
+            errors["email"] = "Skriv en giltig e-postadress, till exempel namn@skola.se."
+    if len(organisation) > MAX_CHOICE or organisation.strip() not in organisation_ids:
         errors["organisation"] = "Välj kommun eller organisation i listan."
-    if form.get("role") not in default_reference().target_groups:
+    if len(role) > MAX_CHOICE or role.strip() not in default_reference().target_groups:
         errors["role"] = "Välj en roll i listan."
-    if len(form.get("school", "")) > 200:
-        errors["school"] = "Skola eller enhet får vara högst 200 tecken."
-    members = [m.strip() for m in re.split(r"[\r\n]+", form.get("team_members", "")) if m.strip()]
-    if any(len(m) > 200 for m in members):
-        errors["team_members"] = "Varje namn får vara högst 200 tecken."
+    if len(school) > MAX_SCHOOL:
+        errors["school"] = f"Skola eller enhet får vara högst {MAX_SCHOOL} tecken."
+    members = [] if len(team) > MAX_TEAM_MEMBERS else [m.strip() for m in re.split(r"[\r\n]+", team) if m.strip()]
+    if len(team) > MAX_TEAM_MEMBERS:
+        errors["team_members"] = f"Lagets medlemmar får vara högst {MAX_TEAM_MEMBERS} tecken sammanlagt."
+    elif any(len(m) > MAX_TEAM_MEMBER for m in members):
+        errors["team_members"] = f"Varje namn får vara högst {MAX_TEAM_MEMBER} tecken."
     elif members and not plan.teams.allowed:
         errors["team_members"] = "Aktiviteten tar bara emot enskilda anmälningar."
     elif members and not plan.teams.min_size <= len(members) <= plan.teams.max_size:
         errors["team_members"] = (f"Ett lag ska ha {plan.teams.min_size}–{plan.teams.max_size} personer, "
                                   f"du skrev {len(members)} namn.")
-    return errors, members
+    fields = {"name": name, "email": email, "organisation": organisation.strip(), "role": role.strip(),
+              "school": school.strip() or None, "team_members": members or None}
+    return errors, fields
 
 
 def _now() -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from bench.results import Figure
 from bench.stack import HOST, BenchStack, now, percentile
 from domain.plan import ActivityPlan
 
+CSRF_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
 ORGS = ["sundsvall", "ostersund", "harnosand", "kramfors", "are", "timra", "solleftea", "ornskoldsvik", "krokom"]
 
 
@@ -90,6 +92,13 @@ class _HttpSession:
                                                            limits=httpx.Limits(max_connections=1))
 
     async def __aenter__(self):
+        # Like a browser: the activity page once (the CSRF cookie lands in the client's jar), then its form's token
+        # with every registration.
+        page = await self.http.get(f"/a/{self.caller.activity_id}")
+        found = CSRF_FIELD.search(page.text)
+        if found is None:
+            raise RuntimeError(f"no registration form on /a/{self.caller.activity_id} (HTTP {page.status_code})")
+        self.csrf_token = found.group(1)
         return self.register
 
     async def __aexit__(self, *exc):
@@ -99,7 +108,8 @@ class _HttpSession:
         c = self.caller
         response = await self.http.post(f"/a/{c.activity_id}", data={
             "name": f"Deltagare {c.prefix}{i}", "email": f"{c.prefix}{i}@skola.test",
-            "organisation": ORGS[i % len(ORGS)], "role": "lärare", "school": "Bänkskolan"})
+            "organisation": ORGS[i % len(ORGS)], "role": "lärare", "school": "Bänkskolan",
+            "csrf_token": self.csrf_token})
         if response.status_code == 200 and "Tack för din anmälan" in response.text:
             return True
         return f"HTTP {response.status_code}"

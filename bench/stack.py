@@ -257,6 +257,10 @@ class BenchStack:
             "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_SMTP_HOST": HOST, "RUNFLOW_SMTP_PORT": str(self.smtp_port),
             "RUNFLOW_WEB_BASE_URL": f"http://{HOST}:{web_port}", "RUNFLOW_SECRET_KEY": "bench-secret-0123456789abcdef-0123",
             "RUNFLOW_SMTP_FROM": "RUN <run@bench.test>", "PYTHONUNBUFFERED": "1",
+            # every benchmark client posts from 127.0.0.1: the public forms' rate limits must never refuse them
+            "RUNFLOW_RATE_LIMIT_REGISTRATIONS_PER_ADDRESS": "1000000/hour",
+            "RUNFLOW_RATE_LIMIT_REGISTRATIONS_PER_ACTIVITY": "1000000/hour",
+            "RUNFLOW_RATE_LIMIT_PUBLIC_POSTS_PER_ADDRESS": "1000000/hour",
         })
         if self.codec_keys:
             env["RUNFLOW_CODEC_KEYS"] = json.dumps(self.codec_keys)

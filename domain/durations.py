@@ -8,8 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from domain.plan_source import shown
+
 _SHORT = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_MAX_TEXT = 40  # longer than any duration written by hand: refused before the patterns run
 _FORMS = "use ISO-8601 (PT45S, P14D) or a number with s, m, h, d or w (45s, 10m, 2h, 14d)"
 _ISO = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -22,21 +25,23 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, bool):
-        raise ValueError(f"bad duration {value!r}: {_FORMS}")
+        raise ValueError(f"bad duration {shown(value)}: {_FORMS}")
     elif isinstance(value, (int, float)):
         try:
             result = timedelta(seconds=value)
         except (OverflowError, ValueError):  # inf, nan, too large: a ValueError so pydantic reports it
-            raise ValueError(f"bad duration {value!r}: out of range") from None
+            raise ValueError(f"bad duration {shown(value)}: out of range") from None
     elif isinstance(value, str):
+        if len(value) > _MAX_TEXT:
+            raise ValueError(f"bad duration {shown(value)}: at most {_MAX_TEXT} characters; {_FORMS}")
         try:
             result = _parse_text(value)
         except OverflowError:
-            raise ValueError(f"bad duration {value!r}: out of range") from None
+            raise ValueError(f"bad duration {shown(value)}: out of range") from None
     else:
-        raise ValueError(f"bad duration {value!r}: {_FORMS}")
+        raise ValueError(f"bad duration {shown(value)}: {_FORMS}")
     if result < timedelta(0):
-        raise ValueError(f"duration must not be negative: {value!r}")
+        raise ValueError(f"duration must not be negative: {shown(value)}")
     return result
 
 

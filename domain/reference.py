@@ -7,7 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
+
+from domain.email_address import parse_email
 
 REFERENCE_FILE = Path(__file__).parent / "data" / "reference.yaml"
 
@@ -34,6 +36,11 @@ class ContactRef(BaseModel):
     target_group: str | None = None
     name: str
     email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return parse_email(value)  # InvalidEmail is a ValueError: pydantic names the contact
 
 
 class ReferenceData(BaseModel):

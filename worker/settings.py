@@ -46,6 +46,21 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_NAME", "RUNFLOW_TEMPORAL_TLS_SERVER_NAME"))
     temporal_api_key: str | None = Field(None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "RUNFLOW_TEMPORAL_API_KEY"))
 
+    # Hostile input: request body caps (bytes; larger bodies are answered 413) and rate limits of the public forms
+    # (`limits` notation such as "60/hour", a moving window counted in each web process's memory; refused: 429).
+    max_body_forms: int = 64 * 1024  # the public POSTs /a, /w, /s and every other path outside /api and /codec
+    max_body_api: int = 1024 * 1024
+    max_body_codec: int = 4 * 1024 * 1024
+    rate_limit_registrations_per_address: str = "60/hour"  # a whole school's staff behind one address must fit
+    rate_limit_registrations_per_activity: str = "1000/hour"
+    rate_limit_public_posts_per_address: str = "300/hour"  # withdrawals and survey answers
+
+    def web_limits(self) -> dict[str, int | str]:
+        """The body caps and rate limits above, as the keyword arguments of `api.web.create_app`."""
+        return {name: getattr(self, name) for name in (
+            "max_body_forms", "max_body_api", "max_body_codec", "rate_limit_registrations_per_address",
+            "rate_limit_registrations_per_activity", "rate_limit_public_posts_per_address")}
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'runflow.db').resolve()}"

@@ -125,7 +125,8 @@ async def run_stack(config: StackConfig) -> int:
         service = Service(client, store, settings.task_queue)
         app = create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token,
                          codec=codec, codec_token=settings.codec_token,
-                         codec_cors_origins=settings.codec_cors_origins)
+                         codec_cors_origins=settings.codec_cors_origins,
+                         **settings.web_limits())
         web = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.web_port,
                                             log_level="warning", lifespan="off"))
         async with build_worker(client, activities, settings.task_queue):

@@ -65,7 +65,8 @@ def build_app(settings: Settings, client: Client) -> FastAPI:
     service = Service(client, store, settings.task_queue)
     return create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token,
                       codec=codec_from_settings(settings), codec_token=settings.codec_token,
-                      codec_cors_origins=settings.codec_cors_origins)
+                      codec_cors_origins=settings.codec_cors_origins,
+                      **settings.web_limits())
 
 
 def warnings_for(settings: Settings) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 
 from api.web import create_app
 from domain.phases import Phase
+from tests.web_client import fetch_token, post_form
 
 
 @pytest.fixture
@@ -53,23 +54,23 @@ async def test_activity_page_shows_the_plan_and_a_labelled_form_only_while_open(
 
 async def test_register_confirmed_then_waitlisted_with_position_and_refusals_in_swedish(lab, make_plan, web):
     plan = await opened(lab, make_plan, places=1)
-    answer = await web.post(f"/a/{plan.id}", data=form())
+    answer = await post_form(web, f"/a/{plan.id}", form())
     assert answer.status_code == 200 and "Du har fått en plats" in answer.text
     [mail] = lab.mails("registration", to="anna@skola.test")
     assert any(p.get_content_type() == "text/calendar" for p in mail.iter_attachments())
     assert link(mail, "w")
 
-    answer = await web.post(f"/a/{plan.id}", data=form(name="Bo", email="bo@skola.test"))
+    answer = await post_form(web, f"/a/{plan.id}", form(name="Bo", email="bo@skola.test"))
     assert "reservlistan som nummer 1" in answer.text
-    again = await web.post(f"/a/{plan.id}", data=form())
+    again = await post_form(web, f"/a/{plan.id}", form())
     assert again.status_code == 409 and "Du är redan anmäld" in again.text
     assert (await lab.service.status(plan.id)).registrations == 2
 
 
 async def test_bad_form_input_is_answered_per_field_and_nothing_is_stored(lab, make_plan, web):
     plan = await opened(lab, make_plan)
-    answer = await web.post(f"/a/{plan.id}", data=form(name="", email="inte-en-adress", organisation="narnia",
-                                                        role="astronaut"))
+    answer = await post_form(web, f"/a/{plan.id}", form(name="", email="inte-en-adress", organisation="narnia",
+                                                         role="astronaut"))
     assert answer.status_code == 422
     for text in ("Skriv ditt namn.", "Skriv en giltig e-postadress", "Välj kommun eller organisation",
                  "Välj en roll"):
@@ -82,39 +83,40 @@ async def test_bad_form_input_is_answered_per_field_and_nothing_is_stored(lab, m
 async def test_a_team_registers_with_named_members(lab, make_plan, web):
     plan = await opened(lab, make_plan, places=10, teams={"allowed": True, "min_size": 5, "max_size": 6})
     names = "\n".join(f"Lärare {i}" for i in range(5))
-    answer = await web.post(f"/a/{plan.id}", data=form(team_members=names))
+    answer = await post_form(web, f"/a/{plan.id}", form(team_members=names))
     assert "Du har fått en plats" in answer.text
     status = await lab.service.status(plan.id)
     assert status.confirmed == 5
     participant = lab.store.participant_by_email(plan.id, "anna@skola.test")
     assert lab.store.team_members(participant.id) == [f"Lärare {i}" for i in range(5)]
-    too_few = await web.post(f"/a/{plan.id}", data=form(email="b@skola.test", team_members="A\nB"))
+    too_few = await post_form(web, f"/a/{plan.id}", form(email="b@skola.test", team_members="A\nB"))
     assert too_few.status_code == 422 and "Ett lag ska ha 5–6 personer, du skrev 2 namn." in too_few.text
 
 
 async def test_withdrawal_link_frees_the_place_and_promotes_the_next(lab, make_plan, web):
     plan = await opened(lab, make_plan, places=1)
-    await web.post(f"/a/{plan.id}", data=form())
-    await web.post(f"/a/{plan.id}", data=form(name="Bo", email="bo@skola.test"))
+    await post_form(web, f"/a/{plan.id}", form())
+    await post_form(web, f"/a/{plan.id}", form(name="Bo", email="bo@skola.test"))
     path = link(lab.mails("registration", to="anna@skola.test")[0], "w")
     confirm = await web.get(path)
     assert confirm.status_code == 200 and "Avanmäl mig" in confirm.text
     assert (await lab.service.status(plan.id)).confirmed == 1  # a GET (e.g. a link scanner) changes nothing
-    done = await web.post(path)
+    done = await post_form(web, path)
     assert done.status_code == 200 and "Du är avanmäld" in done.text
     assert [m["To"] for m in lab.mails("promoted")] == ["bo@skola.test"]
     status = await lab.service.status(plan.id)
     assert (status.confirmed, status.waitlisted, status.withdrawn) == (1, 0, 1)
-    assert (await web.post(path)).status_code == 409  # the link works once
+    token = await fetch_token(web, f"/a/{plan.id}")
+    assert (await web.post(path, data={"csrf_token": token})).status_code == 409  # the link works once
     forged = path[:-3] + ("abc" if not path.endswith("abc") else "abd")
     assert (await web.get(forged)).status_code == 404
-    assert (await web.post(forged)).status_code == 404
+    assert (await web.post(forged, data={"csrf_token": token})).status_code == 404
 
 
 async def test_survey_answered_once_without_the_name_and_refused_after_the_window(lab, make_plan, web):
     plan = await opened(lab, make_plan, places=3, min_participants=1)
     for i in range(2):
-        await web.post(f"/a/{plan.id}", data=form(name=f"Person {i}", email=f"p{i}@skola.test"))
+        await post_form(web, f"/a/{plan.id}", form(name=f"Person {i}", email=f"p{i}@skola.test"))
     session = plan.sessions[0]
     await lab.advance_to(session.start + timedelta(minutes=1))
     await lab.service.attendance(plan.id, 1, ["p0@skola.test", "p1@skola.test"])
@@ -122,11 +124,12 @@ async def test_survey_answered_once_without_the_name_and_refused_after_the_windo
     first = link(lab.mails("survey", to="p0@skola.test")[0], "s")
     page = await web.get(first)
     assert "I vilken grad motsvarade innehållet dina behov?" in page.text and "<legend>" in page.text
-    incomplete = await web.post(first, data={"behov": "4"})
+    incomplete = await post_form(web, first, {"behov": "4"})
     assert incomplete.status_code == 422 and "Välj ett värde från 1 till 5." in incomplete.text
     answer = {"behov": "4", "balans": "5", "ny_kunskap": "3", "ta_med": "Läsloggar i klassrummet"}
-    assert "Tack för dina svar!" in (await web.post(first, data=answer)).text
-    second = await web.post(first, data=answer)
+    token = await fetch_token(web, first)
+    assert "Tack för dina svar!" in (await web.post(first, data={**answer, "csrf_token": token})).text
+    second = await web.post(first, data={**answer, "csrf_token": token})
     assert second.status_code == 409 and "redan besvarad" in second.text
     [stored] = lab.store.survey_answers(plan.id)
     assert json.loads(stored.answers_json) == {"behov": 4, "balans": 5, "ny_kunskap": 3,
@@ -136,7 +139,7 @@ async def test_survey_answered_once_without_the_name_and_refused_after_the_windo
     late = link(lab.mails("survey", to="p1@skola.test")[0], "s")
     await lab.advance_to(session.end + plan.surveys.window + timedelta(minutes=5))
     assert (await web.get(late)).status_code == 410
-    assert (await web.post(late, data=answer)).status_code == 410
+    assert (await web.post(late, data={**answer, "csrf_token": token})).status_code == 410
     assert (await web.get("/s/forfalskad-token")).status_code == 404
     assert lab.mails("survey-reminder", to="p0@skola.test") == []  # answered: no reminder
     assert len(lab.mails("survey-reminder", to="p1@skola.test")) == 1
@@ -144,7 +147,7 @@ async def test_survey_answered_once_without_the_name_and_refused_after_the_windo
 
 async def test_follow_up_survey_asks_what_was_spread(lab, make_plan, web):
     plan = await opened(lab, make_plan, places=3, min_participants=1)
-    await web.post(f"/a/{plan.id}", data=form())
+    await post_form(web, f"/a/{plan.id}", form())
     await lab.advance_to(plan.sessions[-1].end + plan.surveys.follow_up_after + timedelta(minutes=1))
     assert (await lab.service.status(plan.id)).phase is Phase.FOLLOW_UP
     mail = next(m for m in lab.mails("survey", to="anna@skola.test") if m["Subject"].startswith("Uppföljning"))
@@ -163,7 +166,7 @@ async def test_no_answer_in_time_is_a_503_that_keeps_the_person(lab, make_plan, 
         raise Unconfirmed("no answer from the workflow (simulated)")
 
     monkeypatch.setattr(lab.service, "_update", silent)
-    answer = await web.post(f"/a/{plan.id}", data=form())
+    answer = await post_form(web, f"/a/{plan.id}", form())
     assert answer.status_code == 503 and "kan ändå ha tagits emot" in answer.text
     # The seat was given, so the person must still be in the store for the confirmation e-mail.
     assert lab.store.participant_by_email(plan.id, "anna@skola.test") is not None

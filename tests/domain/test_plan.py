@@ -105,8 +105,34 @@ INVALID = {
         _set("teams", {"allowed": True, "min_size": 2, "max_size": 41}), "teams.max_size", "above the 40 places",
     ),
     "bad id slug": (_set("id", "Läsa Skriva!"), "id", "lowercase"),
-    "bad e-mail": (_set("organiser_email", "run at miun"), "organiser_email", "not an e-mail address"),
+    "bad e-mail": (_set("organiser_email", "run at miun"), "organiser_email", "not a valid e-mail address"),
     "unknown location": (_set("sessions.0.location", "mars"), "sessions[0].location", "sundsvall"),
+    # free texts: single lines have no control characters (a CR in the title broke the invitation's header)
+    "CR in the title": (_set("title", "Läsa\r\nBcc: x@evil.example"), "title", "one line without control"),
+    "title too long": (_set("title", "x" * 201), "title", "at most 200 characters"),
+    "focus area too long": (_set("focus_area", "x" * 101), "focus_area", "at most 100 characters"),
+    "newline in a target group": (_set("target_groups", ["lärare\n"]), "target_groups[0]", "one line"),
+    "target group too long": (_set("target_groups", ["x" * 101]), "target_groups[0]", "at most 100 characters"),
+    "NUL in a room": (_set("sessions.0.room", "sal\x00O111"), "sessions[0].room", "U+0000"),
+    "room too long": (_set("sessions.0.room", "x" * 201), "sessions[0].room", "at most 200 characters"),
+    "line separator in a session title": (_set("sessions.0.title", "Träff\u2028ett"), "sessions[0].title",
+                                          "U+2028"),
+    "session title too long": (_set("sessions.0.title", "x" * 201), "sessions[0].title", "at most 200"),
+    "CR in an organisation id": (_set("invitation.organisations", ["berg\r"]), "invitation.organisations[0]",
+                                 "one line"),
+    "description too long": (_set("description", "x" * 5001), "description", "at most 5000 characters"),
+    "control character in the description": (_set("description", "rad\x1b[31m"), "description",
+                                             "other than newline and tab"),
+    "link not http": (_set("sessions.2.link", "ftp://miun.se/zoom"), "sessions[2].link", "http(s) URL"),
+    "javascript link": (_set("sessions.2.link", "javascript:alert(1)"), "sessions[2].link", "http(s) URL"),
+    "link without a scheme": (_set("sessions.2.link", "miun.se/zoom"), "sessions[2].link", "http(s) URL"),
+    "link with a space": (_set("sessions.2.link", "https://miun.se/a b"), "sessions[2].link", "without spaces"),
+    "link with a newline": (_set("sessions.2.link", "https://miun.se/\nx"), "sessions[2].link", "one line"),
+    "link too long": (_set("sessions.2.link", "https://miun.se/" + "a" * 490), "sessions[2].link", "at most 500"),
+    "display name in the organiser e-mail": (_set("organiser_email", '"RUN" <run@miun.se>'), "organiser_email",
+                                             "not a valid e-mail address"),
+    "too many reminders": (_set("registration.reminders_before_deadline", ["1d"] * 21),
+                           "registration.reminders_before_deadline", "at most 20"),
 }
 
 
@@ -196,3 +222,59 @@ def test_field_and_cross_field_problems_are_reported_together(plan_data, referen
     by_field = {p.field: p.message for p in caught.value.problems}
     assert set(by_field) == {"grace_period", "organiser_email", "min_participants", "invitation.organisations[0]"}
     assert by_field["grace_period"].startswith("bad duration 'soon'")  # no pydantic "Value error, " prefix
+
+
+def test_free_texts_within_the_limits_are_kept_as_written(plan_data, reference):
+    plan_data["description"] = "Rad ett,\n\tindragen rad två." + "x" * 4970
+    plan_data["title"] = "t" * 200
+    plan_data["sessions"][0].update(room="r" * 200, title="Första träffen", link="http://miun.se/rum")
+    plan_data["organiser_email"] = " RUN@Miun.Example.SE "
+    plan = parse_plan(plan_data, reference)
+    assert plan.description == plan_data["description"] and plan.title == "t" * 200
+    assert plan.sessions[0].link == "http://miun.se/rum" and isinstance(plan.sessions[0].link, str)
+    assert plan.organiser_email == "run@miun.example.se"  # stored normalised
+    assert type(plan).model_validate_json(plan.model_dump_json()) == plan
+
+
+HUGE = "x" * 100_000
+
+
+@pytest.mark.parametrize("mutate", [
+    _set("title", HUGE), _set("description", HUGE), _set("focus_area", HUGE), _set("target_groups", [HUGE]),
+    _set("organiser_email", HUGE), _set("grace_period", HUGE), _set("sessions.0.room", HUGE),
+    _set("sessions.0.link", HUGE), _set("invitation.organisations", [HUGE[:99]]), _set("target_groups", [HUGE[:99]]),
+    _set("registration.opens", HUGE), _set("places", HUGE), _set(HUGE, 1), _set("teams", {HUGE: 1}),
+], ids=["title", "description", "focus_area", "target_group", "organiser_email", "duration", "room", "link",
+        "unknown organisation", "unknown target group", "time", "places", "unknown field", "unknown nested field"])
+def test_no_message_echoes_a_huge_value(plan_data, reference, mutate):
+    mutate(plan_data)
+    with pytest.raises(PlanError) as refused:
+        parse_plan(plan_data, reference)
+    assert len(str(refused.value)) < 400
+    assert all(len(p.field) < 100 and len(p.message) < 300 for p in refused.value.problems)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("title: " + "[" * 20_000 + "]" * 20_000, "is nested deeper than 20 levels"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}" if i > 1 else "*a"] * 10) + "]\n" for i in range(1, 9)),
+     "has more than 10000 values (after expanding YAML aliases)"),
+    ("# " + "x" * 300_000, "is larger than 256 KiB"),
+])
+def test_hostile_plan_text_is_one_plan_problem(text, message):
+    with pytest.raises(PlanError) as refused:
+        parse_plan_text(text)
+    assert [(p.field, p.message) for p in refused.value.problems] == [("plan", message)]
+
+
+def test_load_plan_reads_no_more_than_the_limit(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("# " + "x" * (10 * 1024 * 1024))
+    with pytest.raises(PlanError) as refused:
+        load_plan(str(path))
+    assert str(refused.value) == "plan: is larger than 256 KiB"
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(PlanError) as refused:
+        load_plan(str(binary))
+    assert "not UTF-8 text" in str(refused.value)

@@ -134,6 +134,9 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     mark = lambda what: timings.append(f"{time.monotonic() - began:5.1f} s  {what}")  # noqa: E731
     audit = Audit()
     web = stack.base_url
+    # The Content-Security-Policy allows no inline style or script: anything it blocks is reported on the console.
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
 
     now = datetime.now(timezone.utc)
     plan = browser_plan(now)
@@ -145,7 +148,9 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     mark("registration open")
 
     # The start page lists the activity; the activity page shows the plan and the form.
-    assert page.goto(f"{web}/").status == 200
+    start = page.goto(f"{web}/")
+    assert start.status == 200 and start.headers["content-security-policy"].startswith("default-src 'self'")
+    assert start.headers["referrer-policy"] == "no-referrer" and start.headers["x-frame-options"] == "DENY"
     expect(page.get_by_role("heading", name="Aktiviteter", level=1)).to_be_visible()
     audit(page, "start page")
     page.get_by_role("link", name=TITLE).click()
@@ -229,6 +234,7 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     assert page.goto(survey_url).status == 409  # answered once
     mark("survey answered")
 
+    assert not blocked, blocked
     print(f"axe-core {audit.engine}, WCAG 2.1 A/AA rules, violations per page:\n" + audit.summary())
     print("timings:\n  " + "\n  ".join(timings))
     assert not audit.blocking(), "serious or critical accessibility violations:\n" + "\n".join(audit.blocking())

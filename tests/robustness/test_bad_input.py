@@ -11,11 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
+from api.coordinator_api import coordinator_router
 from api.web import create_app
-from domain.plan import PlanError, parse_plan
+from domain.plan import PlanError, parse_plan, parse_plan_text
 from domain.reference import default_reference
 
 EXAMPLE = yaml.safe_load(Path("examples/lasa-skriva.yaml").read_text())
@@ -51,6 +53,16 @@ PLANS = [
     ("no sessions", changed(sessions=[]), "sessions"),
     ("survey reminder after window", changed(surveys={"window": "2d", "reminder_after": "3d"}),
      "surveys.reminder_after"),
+    ("CR in the title", changed(title="Läsa\r\nBcc: alla@evil.example"), "title"),
+    ("title too long", changed(title="x" * 201), "title"),
+    ("focus area too long", changed(focus_area="x" * 101), "focus_area"),
+    ("control character in the description", changed(description="rad\x1b[31m"), "description"),
+    ("description too long", changed(description="x" * 5001), "description"),
+    ("newline in a room", changed(sessions=[{**EXAMPLE["sessions"][0], "room": "O111\nX"}]), "sessions[0].room"),
+    ("link not http(s)", changed(sessions=[{**EXAMPLE["sessions"][2], "link": "javascript:alert(1)"}]),
+     "sessions[0].link"),
+    ("display name as organiser e-mail", changed(organiser_email='"RUN" <run@miun.se>'), "organiser_email"),
+    ("64 KB organiser e-mail", changed(organiser_email="a" * 65536 + "@miun.se"), "organiser_email"),
 ]
 
 
@@ -75,6 +87,12 @@ CLI = [
     ("attendance: session 0", ["attendance", "x", "0", "--present", "a@b.se"]),
     ("list: unknown phase", ["activity", "list", "--phase", "sleeping"]),
     ("plan check: missing file", ["plan", "check", "/no/such/plan.yaml"]),
+    ("register: display name in the e-mail", ["register", "x", "--name", "A", "--email", '"A" <a@b.se>', "--org",
+                                              "berg", "--role", "r"]),
+    ("register: 64 KB e-mail", ["register", "x", "--name", "A", "--email", "a" * 65536 + "@b.se", "--org", "berg",
+                                "--role", "r"]),
+    ("withdraw: bad e-mail", ["withdraw", "x", "--email", "a@b@c.se"]),
+    ("attendance: bad --present e-mail", ["attendance", "x", "1", "--present", "a@b.se", "nope"]),
 ]
 
 
@@ -86,6 +104,66 @@ def test_bad_cli_arguments_exit_2_with_one_line(args, monkeypatch, tmp_path):
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and result.stdout == ""
+
+
+# -- plan texts: hostile YAML and JSON are measured before they are built -----
+def laughs() -> str:
+    """About 50 KB: 9,000 aliases to a list of 100 values, 900,000 values expanded."""
+    return "l0: &l0 [" + ", ".join(["lol"] * 100) + "]\nl1: [" + ", ".join(["*l0"] * 9_000) + "]\n"
+
+
+TEXTS = [  # (case, content type, text, field named, what the one line says)
+    ("deep YAML", "application/yaml", "title: " + "[" * 20_000 + "]" * 20_000, "plan", "nested deeper than 20"),
+    ("YAML aliases, 50 KB", "application/yaml", laughs(), "plan", "more than 10000 values"),
+    ("YAML alias cycle", "application/yaml", "&a [x, *a]", "plan", "cycle"),
+    ("YAML over 256 KiB", "application/yaml", "# " + "x" * 300_000, "plan", "larger than 256 KiB"),
+    ("YAML: CR in the title", "application/yaml",
+     yaml.safe_dump({**EXAMPLE, "title": "Läsa\r\nBcc: alla@evil.example"}, allow_unicode=True), "title",
+     "control characters"),
+    ("YAML: 5000-digit number", "application/yaml", "places: " + "9" * 5000, "plan", "not valid YAML"),
+    ("YAML: impossible date", "application/yaml", "registration: {opens: 2027-13-01}", "plan", "not valid YAML"),
+    ("deep JSON, 40 KB", "application/json", "[" * 20_000 + "]" * 20_000, "plan", "nested deeper than 20"),
+    ("JSON with 20,000 values", "application/json", "[" + ",".join(["0"] * 20_000) + "]", "plan",
+     "more than 10000 values"),
+]
+
+
+@pytest.mark.parametrize("content_type,text,named,says", [c[1:] for c in TEXTS], ids=[c[0] for c in TEXTS])
+async def test_hostile_plan_text_is_one_line_everywhere(content_type, text, named, says, tmp_path):
+    with pytest.raises(PlanError) as refused:
+        parse_plan_text(text, default_reference())
+    assert [p.field for p in refused.value.problems] == [named] and says in str(refused.value)
+    assert len(str(refused.value)) < 300  # never the text itself
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli_app, ["plan", "check", str(path)])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and says in lines[0] and len(lines[0]) < 400, result.output
+
+    app = FastAPI()
+    app.include_router(coordinator_router(None, None, "s3cret"), prefix="/api")  # refused before service or store
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as api:
+        answer = await api.post("/api/activities", content=text.encode(),
+                                headers={**TOKEN, "Content-Type": content_type})
+    assert answer.status_code == 422 and len(answer.text) < 400, answer.text[:500]
+    [problem] = answer.json()["detail"]["problems"]
+    assert problem["field"] == named and says in problem["message"]
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/activities/x/decision", '{"action": "postpone", "plan": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+    ("/api/activities/x/attendance", '{"session_no": 1, "present": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+    ("/api/activities/x/attendance", '{"session_no": 1, "present": ["' + "a" * 300_000 + '"]}'),
+])
+async def test_hostile_json_bodies_are_422_after_the_token_check(path, body):
+    app = FastAPI()
+    app.include_router(coordinator_router(None, None, "s3cret"), prefix="/api")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as api:
+        answer = await api.post(path, content=body, headers={**TOKEN, "Content-Type": "application/json"})
+        stranger = await api.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("the request body is ")
+    assert stranger.status_code == 401
 
 
 # -- the web: forms, surveys and tokens against a real workflow ---------------

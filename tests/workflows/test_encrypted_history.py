@@ -29,6 +29,7 @@ from domain.phases import Phase
 from domain.reference import default_reference
 from domain.state import LifecycleInput
 from tests.conftest import Lab, plan_at, register_search_attributes
+from tests.web_client import post_form
 from worker import binaries
 from worker.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
 from worker.converter import build_data_converter
@@ -112,7 +113,7 @@ async def test_the_raw_history_holds_no_personal_data_and_still_replays(lab):
     link = re.search(r"http://web\.test(/s/\S+)", survey).group(1)
     app = create_app(lab.store, lab.service, secret_key=lab.settings.secret_key)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web.test") as web:
-        answered = await web.post(link, data={"behov": "4", "balans": "5", "ny_kunskap": "3", "ta_med": FREE_TEXT})
+        answered = await post_form(web, link, {"behov": "4", "balans": "5", "ny_kunskap": "3", "ta_med": FREE_TEXT})
     assert "Tack för dina svar!" in answered.text
 
     result = await handle.result()
