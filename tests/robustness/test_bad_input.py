@@ -19,6 +19,7 @@ from api.coordinator_api import coordinator_router
 from api.web import create_app
 from domain.plan import PlanError, parse_plan, parse_plan_text
 from domain.reference import default_reference
+from tests.web_client import fetch_token, post_form
 
 EXAMPLE = yaml.safe_load(Path("examples/lasa-skriva.yaml").read_text())
 
@@ -175,6 +176,8 @@ class WebCase:
     data: dict = field(default_factory=dict)
     status: int = 422
     says: str = ""
+    csrf: str = "good"  # web POSTs: the form's token ("good"), none at all ("none") or a made-up one ("wrong")
+    headers: dict = field(default_factory=dict)
 
 
 GOOD = {"name": "Anna A", "email": "anna@skola.test", "organisation": "sundsvall", "role": "lärare"}
@@ -202,6 +205,27 @@ WEB = [
     WebCase("token: forged withdrawal link", "POST", "/w/{id}-r1.0000000000000000deadbeef", {}, 404, "ogiltig"),
     WebCase("token: unsigned withdrawal link", "GET", "/w/{id}-r1", {}, 404, "ogiltig"),
     WebCase("token: withdrawal link reused", "POST", "/w/{withdrawn}", {}, 409, "ingen aktiv anmälan"),
+    WebCase("form: display name in the e-mail", "POST", "/a/{id}", {**GOOD, "email": '"a" <x@y.se>'}, 422,
+            "giltig e-postadress"),
+    WebCase("form: list of e-mail addresses", "POST", "/a/{id}", {**GOOD, "email": "a,b@evil.example"}, 422,
+            "giltig e-postadress"),
+    WebCase("form: 64 KB e-mail", "POST", "/a/{id}", {**GOOD, "email": "a" * 64000 + "@x.se"}, 422,
+            "högst 254 tecken"),
+    WebCase("form: too long organisation", "POST", "/a/{id}", {**GOOD, "organisation": "o" * 101}, 422,
+            "Välj kommun eller organisation"),
+    WebCase("form: too long team list", "POST", "/a/{id}", {**GOOD, "team_members": "Lärare\n" * 800}, 422,
+            "högst 5000 tecken"),
+    WebCase("form: body over 64 KiB", "POST", "/a/{id}", {**GOOD, "name": "x" * 70000}, 413, "för stort"),
+    WebCase("form: no CSRF token", "POST", "/a/{id}", GOOD, 403, "Formuläret har gått ut", csrf="none"),
+    WebCase("form: wrong CSRF token", "POST", "/a/{id}", GOOD, 403, "Formuläret har gått ut", csrf="wrong"),
+    WebCase("form: posted from another site", "POST", "/a/{id}", GOOD, 403, "Formuläret har gått ut",
+            headers={"Origin": "https://evil.example"}),
+    WebCase("survey: no CSRF token", "POST", "/s/{survey}", {"behov": "3", "balans": "3", "ny_kunskap": "3"}, 403,
+            "Formuläret har gått ut", csrf="none"),
+    WebCase("survey: body over 64 KiB", "POST", "/s/{survey}", {"behov": "3", "ovrigt": "x" * 70000}, 413,
+            "för stort"),
+    WebCase("withdrawal: no CSRF token", "POST", "/w/{withdrawable}", {}, 403, "Formuläret har gått ut",
+            csrf="none"),
 ]
 
 
@@ -220,11 +244,13 @@ async def test_bad_web_input_is_answered_and_changes_nothing(lab, make_plan, cas
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     web = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(
         lab.store, lab.service, secret_key=lab.settings.secret_key)), base_url="http://web.test")
-    await web.post(f"/a/{plan.id}", data={**GOOD, "email": "first@skola.test"})
-    await web.post(f"/a/{plan.id}", data={**GOOD, "email": "second@skola.test"})
+    await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "first@skola.test"})
+    await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "second@skola.test"})
     withdraw_mail = lab.mails("registration", to="second@skola.test")[0].get_body().get_content()
     withdrawn = re.search(r"/w/(\S+)", withdraw_mail).group(1)
-    await web.post(f"/w/{withdrawn}")
+    withdrawable = re.search(r"/w/(\S+)", lab.mails("registration", to="first@skola.test")[0].get_body()
+                             .get_content()).group(1)
+    await post_form(web, f"/w/{withdrawn}")
     await lab.advance_to(plan.sessions[0].start + timedelta(minutes=1))
     await lab.service.attendance(plan.id, 1, ["first@skola.test"])
     await lab.advance_to(plan.sessions[0].end + timedelta(seconds=5))
@@ -232,12 +258,16 @@ async def test_bad_web_input_is_answered_and_changes_nothing(lab, make_plan, cas
         plan = make_plan(await lab.now(), places=3, min_participants=1)
         await lab.service.start(plan)
         await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
-        await web.post(f"/a/{plan.id}", data={**GOOD, "email": "first@skola.test"})
+        await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "first@skola.test"})
     [survey] = lab.store.survey_invitations(plan.id, "s1") or [None]
-    path = case.path.format(id=plan.id, survey=survey.token if survey else "-", withdrawn=withdrawn)
+    path = case.path.format(id=plan.id, survey=survey.token if survey else "-", withdrawn=withdrawn,
+                            withdrawable=withdrawable)
+    data = dict(case.data)
+    if case.method == "POST" and case.csrf != "none":  # the client has the cookie: a token from any form page works
+        data["csrf_token"] = await fetch_token(web, f"/w/{withdrawable}") if case.csrf == "good" else "0" * 64
 
     before = await snapshot(lab, plan.id)
-    answer = await web.request(case.method, path, data=case.data or None)
+    answer = await web.request(case.method, path, data=data or None, headers=case.headers or None)
     assert answer.status_code == case.status, answer.text[:500]
     assert case.says in answer.text
     assert await snapshot(lab, plan.id) == before
@@ -262,6 +292,7 @@ API = [
     WebCase("api: attendance for someone not registered", "POST", "/api/activities/{id}/attendance",
             {"session_no": 1, "present": ["nobody@skola.test"]}, 409, "not registered"),
     WebCase("api: report before completion", "GET", "/api/activities/{id}/report.csv", status=404, says="report"),
+    WebCase("api: body over 1 MiB", "POST", "/api/activities", {"id": "x" * (1024 * 1024)}, 413, "larger than"),
 ]
 
 
