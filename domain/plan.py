@@ -22,8 +22,6 @@ from domain.plan_source import MAX_PLAN_BYTES, SourceError, clip, load_yaml, sho
 from domain.reference import ReferenceData
 
 ACTIVITY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-# Deprecated: kept only while api/web.py still imports it; use domain.email_address.parse_email.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a carriage
 # return in a title once broke the invitation's Subject header.
