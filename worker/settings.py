@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +30,9 @@ class Settings(BaseSettings):
     web_base_url: str = "http://localhost:8000"
     log_format: str = "console"  # console | json
     log_level: str = "INFO"
-    secret_key: str = "dev-only-change-me"
+    # Signs withdrawal links. No default: `runflow up` makes one per data dir; everything else refuses to start
+    # without one of at least MIN_SECRET_KEY_LENGTH characters (see `secret_key_problem`).
+    secret_key: str = ""
     api_token: str | None = None  # bearer token of the coordinators' HTTP API (/api); unset: the API refuses all
 
     # Payload encryption (AES-GCM). Keys by id, base64 of 32 bytes, e.g. {"2026-11": "..."}; the current id encrypts,
@@ -64,6 +68,45 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'runflow.db').resolve()}"
+
+
+MIN_SECRET_KEY_LENGTH = 32
+KNOWN_DEFAULT_SECRETS = {"dev-only-change-me", "change-me", "changeme", "secret", "runflow"}
+SECRET_KEY_FILE = "secret-key"
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign links in anything that listens; None when it will do."""
+    hint = "set it to a random value, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    if not key.strip():
+        return f"RUNFLOW_SECRET_KEY is not set: {hint}"
+    if key.strip().lower() in KNOWN_DEFAULT_SECRETS:
+        return f"RUNFLOW_SECRET_KEY is a well-known default, so withdrawal links could be forged: {hint}"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"RUNFLOW_SECRET_KEY has fewer than {MIN_SECRET_KEY_LENGTH} characters: {hint}"
+    return None
+
+
+def require_secret_key(settings: Settings) -> None:
+    """Refuse to start (ValueError, one line) without a proper signing key."""
+    problem = secret_key_problem(settings.secret_key)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def ensure_secret_key(data_dir: Path) -> str:
+    """The embedded stack's signing key: made once per data dir (owner-only file), kept so links stay valid."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it just now
+            pass
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48) + "\n")
+    return path.read_text().strip()
 
 
 @lru_cache(maxsize=1)
