@@ -322,7 +322,10 @@ def worker() -> None:
     """Run a worker (settings from the environment)."""
     from worker.wiring import run_worker_forever
 
-    asyncio.run(run_worker_forever())
+    try:
+        asyncio.run(run_worker_forever())
+    except ValueError as exc:  # bad settings, e.g. no RUNFLOW_SECRET_KEY
+        fail(str(exc))
 
 
 @app.command()
