@@ -24,7 +24,7 @@ from domain.email_address import ANONYMISED_EMAIL
 from domain.lifecycle import SeatStatus
 from domain.plan import ActivityPlan
 from domain.reference import ReferenceData
-from domain.surveys import scale_answers_only
+from domain.surveys import without_free_text
 from domain.tables import (
     Activity,
     ActivityPlanVersion,
@@ -499,7 +499,7 @@ class Store:
         with self.session() as s:
             if not keep_free_text:
                 for answer in s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id)):
-                    answer.answers_json = json.dumps(scale_answers_only(answer.survey, json.loads(answer.answers_json)),
+                    answer.answers_json = json.dumps(without_free_text(json.loads(answer.answers_json)),
                                                      ensure_ascii=False)
                     s.add(answer)
             people = list(s.exec(select(Participant).where(Participant.activity_id == activity_id)))

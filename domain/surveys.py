@@ -83,7 +83,11 @@ def validate_answers(survey: str, form: dict[str, str]) -> tuple[dict[str, int |
     return answers, errors
 
 
-def scale_answers_only(survey: str, answers: dict[str, int | str]) -> dict[str, int | str]:
-    """The answers without the free texts (what anonymisation keeps): only the scale questions' values."""
-    scale = {q.key for q in questions(survey) if q.kind is Kind.SCALE}
-    return {key: value for key, value in answers.items() if key in scale}
+ERASED_TEXT = "(raderad)"
+
+
+def without_free_text(answers: dict[str, object]) -> dict[str, object]:
+    """The answers as anonymisation keeps them: every free text replaced by a marker, so that what people wrote
+    (names, addresses) is gone while the scale answers, the choices and the count of free texts stay."""
+    return {key: (ERASED_TEXT if value.strip() else value) if isinstance(value, str) else value
+            for key, value in answers.items()}

@@ -270,7 +270,7 @@ def test_anonymisation_erases_free_text_answers_and_keeps_the_scale(store, activ
     store.answer_survey(invited[1].token, {"behov": 2, "balans": 5}, now=SENT + timedelta(hours=4))
     store.anonymise_activity(activity_id)
     assert [json.loads(a.answers_json) for a in store.survey_answers(activity_id)] == [
-        {"behov": 4}, {"behov": 2, "balans": 5}]
+        {"behov": 4, "ta_med": "(raderad)", "ovrigt": "(raderad)"}, {"behov": 2, "balans": 5}]
 
 
 def test_a_plan_may_keep_free_text_answers_through_anonymisation(store, activity_id, invited):

@@ -296,7 +296,8 @@ async def test_survey_reminder_goes_only_to_non_responders_and_follow_up_to_atte
     assert lab.store.report(plan.id).summary_json  # the report counted the answers
     assert '"answers": 2' in lab.store.report(plan.id).summary_json
     # Anonymised: the free texts ("mer läsning") are gone, the scale answers stay.
-    assert [json.loads(a.answers_json) for a in lab.store.survey_answers(plan.id)] == [{"behov": 4}] * 2
+    assert [json.loads(a.answers_json) for a in lab.store.survey_answers(plan.id)] == [
+        {"behov": 4, "ta_med": "(raderad)"}] * 2
 
 
 async def test_anonymisation_erases_people_and_keeps_counts(lab, make_plan):
