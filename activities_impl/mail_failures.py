@@ -12,6 +12,8 @@ the detail the server's answer; it never contains an e-mail address.
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import aiosmtplib
 
 ADDRESS_PLACEHOLDER = "<adress>"
@@ -56,14 +58,24 @@ def without_addresses(text: str, recipient: str | None = None) -> str:
     return " ".join(words)[:MAX_REASON]
 
 
-def permanent_reason(exc: BaseException, recipient: str | None) -> str | None:
-    """Why `exc` (raised while sending to `recipient`) will never succeed; None when it is worth a retry."""
+def _writable(message: EmailMessage) -> bool:
+    try:
+        message.as_bytes()
+    except Exception:  # noqa: BLE001 - whatever the email package raises for this message
+        return False
+    return True
+
+
+def permanent_reason(exc: BaseException, recipient: str | None, message: EmailMessage | None = None) -> str | None:
+    """Why `exc` (raised while sending `message` to `recipient`) will never succeed; None when a retry may help."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         codes = [r.code for r in exc.recipients]
         if all(code >= 500 for code in codes):
             first = exc.recipients[0]
             return reason(RECIPIENT_REFUSED, f"{first.code} {without_addresses(first.message, recipient)}")
         return None
+    if isinstance(exc, (ValueError, TypeError, LookupError)) and message is not None and not _writable(message):
+        return reason(NOT_COMPOSABLE, type(exc).__name__)  # not a setting of ours: the message itself fails
     if isinstance(exc, (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError)) and exc.code >= 500:
         code = RECIPIENT_REFUSED if isinstance(exc, aiosmtplib.SMTPRecipientRefused) else MESSAGE_REFUSED
         return reason(code, f"{exc.code} {without_addresses(exc.message, recipient)}")

@@ -135,7 +135,7 @@ class Outbox:
         try:
             await self.mailer.send(message)
         except Exception as exc:
-            reason = permanent_reason(exc, row.recipient)
+            reason = permanent_reason(exc, row.recipient, message)
             if reason is not None:
                 return await self._fail(row, reason)
             await asyncio.to_thread(self.store.release, key)
@@ -166,8 +166,6 @@ def compose(row: OutboxMessage, sender: str) -> EmailMessage:
     except InvalidEmail:
         raise UndeliverableMail(reason(INVALID_ADDRESS)) from None
     try:
-        message = to_email(row, sender)
-        message.as_bytes()  # what the SMTP client will send: fails here, not on every retry
-        return message
+        return to_email(row, sender)
     except Exception as exc:  # noqa: BLE001 - e.g. a line break in a header: composing again gives the same
         raise UndeliverableMail(reason(NOT_COMPOSABLE, type(exc).__name__)) from None

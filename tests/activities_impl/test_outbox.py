@@ -139,3 +139,24 @@ async def test_a_server_refusal_with_4xx_is_retried(outbox, mailer, store):
     with pytest.raises(MailDeliveryError):
         await busy.send([envelope("k1")])
     assert status(store, "k1").status == "pending"  # transient: released for the retry
+
+
+async def test_a_message_the_smtp_client_cannot_write_out_is_failed_not_retried(outbox, mailer, store):
+    class Unwritable(type(mailer)):
+        async def send(self, message):
+            message.as_bytes = lambda *a, **k: (_ for _ in ()).throw(UnicodeEncodeError("ascii", "å", 0, 1, "no"))
+            message.as_bytes()
+
+    unwritable = Outbox(store, Unwritable(), "RUN <run@test>")
+    assert await unwritable.send([envelope("k1")]) == 0
+    assert (status(store, "k1").status, status(store, "k1").error) == ("failed", "not_composable: UnicodeEncodeError")
+
+
+async def test_a_value_error_of_the_smtp_settings_is_retried_not_failed(outbox, mailer, store):
+    class Misconfigured(type(mailer)):
+        async def send(self, message):
+            raise ValueError("use_tls and start_tls are mutually exclusive")  # every message would fail alike
+
+    with pytest.raises(MailDeliveryError):
+        await Outbox(store, Misconfigured(), "RUN <run@test>").send([envelope("k1")])
+    assert status(store, "k1").status == "pending"
