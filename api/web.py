@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -72,7 +74,7 @@ class _App(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(store: Store, service: Service | None = None, *, secret_key: str = "dev-only-change-me",
+def create_app(store: Store, service: Service | None = None, *, secret_key: str | None = None,
                coordinator_api_token: str | None = None, codec: PayloadCodec | None = None,
                codec_token: str | None = None, codec_cors_origins: Iterable[str] = (),
                max_body_forms: int = _default("max_body_forms"), max_body_api: int = _default("max_body_api"),
@@ -81,6 +83,9 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
                rate_limit_registrations_per_activity: str = _default("rate_limit_registrations_per_activity"),
                rate_limit_public_posts_per_address: str = _default("rate_limit_public_posts_per_address"),
                ) -> FastAPI:
+    # No default key: without one, links are signed with a key of this app alone (nothing signed elsewhere
+    # verifies, nothing can be forged). The processes refuse to start without RUNFLOW_SECRET_KEY anyway.
+    secret_key = secret_key or secrets.token_urlsafe(32)
     app = _App(title="runflow", description="RUN:s aktiviteter: anmälan, enkäter och samordnarnas API.")
     env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
@@ -151,6 +156,13 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
                     sessions=[{"when": when(s.start, s.end), "where": ics.location_text(s)} for s in plan.sessions],
                     organisations=await asyncio.to_thread(store.organisations),
                     roles=default_reference().target_groups, errors=errors or {}, values=values or {})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        """FastAPI's 422, without echoing what was sent (`input`, `ctx`): it may be huge, or somebody's address."""
+        errors = [{key: value for key, value in error.items() if key in ("type", "loc", "msg")}
+                  for error in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Unconfirmed)
     async def unconfirmed(request: Request, exc: Unconfirmed):

@@ -342,3 +342,14 @@ async def test_every_field_has_a_length_limit(lab, make_plan, field, value, says
         answer = await post_form(web, f"/a/{plan.id}", {**GOOD, field: value})
     assert answer.status_code == 422 and says in answer.text, answer.text[-800:]
     assert (await lab.service.status(plan.id)).registrations == 0
+
+
+async def test_a_422_from_the_api_does_not_echo_what_was_sent(lab):
+    app = create_app(lab.store, lab.service, secret_key=lab.settings.secret_key, coordinator_api_token="tok")
+    long_address = "a" * 300 + "@skola.test"
+    async with client_for(app) as web:
+        response = await web.post("/api/activities/nope-nope/attendance", headers={"Authorization": "Bearer tok"},
+                                  json={"session_no": 1, "present": [long_address]})
+    assert response.status_code == 422
+    assert long_address not in response.text and "a" * 100 not in response.text
+    assert response.json()["detail"][0]["loc"][-1] == 0  # which field: present[0]
