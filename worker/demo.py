@@ -2,7 +2,9 @@
 
 Registrations come from several municipalities (two more than the places, so
 the waiting list and a promotion show), one person withdraws, attendance is
-recorded, and most participants answer their surveys.
+recorded, and most participants answer their surveys. One person mistypes the
+school's domain: the embedded SMTP sink refuses that mailbox (550), so the
+organiser's "Mejl kom inte fram" e-mail and `runflow activity show` show it.
 """
 
 from __future__ import annotations
@@ -54,9 +56,13 @@ def demo_plan(now: datetime) -> ActivityPlan:
     })
 
 
+MISTYPED = "Oskar Wik"  # registers with a domain that does not exist, as people sometimes do
+UNKNOWN_MAILBOXES = ["oskar.wik@skoal.example.se"]  # what the embedded SMTP sink refuses with 550
+
+
 def email_of(name: str) -> str:
     ascii_name = name.lower().translate(str.maketrans("åäöé ", "aaoe."))
-    return f"{ascii_name}@skola.example.se"
+    return f"{ascii_name}@{'skoal' if name == MISTYPED else 'skola'}.example.se"
 
 
 async def _sleep_until(at: datetime) -> None:

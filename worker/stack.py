@@ -22,7 +22,7 @@ from api.web import create_app
 from worker.binaries import temporal_cli
 from worker.client import connect
 from worker.codec import codec_from_settings, dev_key_file, ensure_dev_keys
-from worker.demo import run_demo
+from worker.demo import UNKNOWN_MAILBOXES, run_demo
 from worker.logs import configure_logging
 from worker.settings import Settings, ensure_secret_key, require_secret_key
 from worker.smtp_sink import start_sink
@@ -118,7 +118,7 @@ async def run_stack(config: StackConfig) -> int:
     web: uvicorn.Server | None = None
     tasks: list[asyncio.Task] = []
     try:
-        sink = start_sink(settings.data_dir / "mail", config.smtp_port, config.host)
+        sink = start_sink(settings.data_dir / "mail", config.smtp_port, config.host, refuse=UNKNOWN_MAILBOXES)
         store = open_store(settings, migrate=True)
         client = await wait_for_temporal(settings, temporal)
         activities = build_activities(store, smtp_mailer(settings), settings)
