@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 
+from pydantic import ValidationError
 from temporalio import activity
 
 from activities_impl import calendar as ics
@@ -18,7 +19,7 @@ from activities_impl.compose import FORMAT_NAMES, Composer, survey_text, when
 from activities_impl.mail_failures import reason_in_swedish
 from activities_impl.outbox import Attachment, Envelope, Outbox
 from activities_impl.permanent import permanent_failures
-from activities_impl.store import Store
+from activities_impl.store import Store, StoreError
 from domain.commands import (
     Announcement,
     AnnouncementKind,
@@ -137,7 +138,10 @@ class LifecycleActivities:
             participant_id=record.participant_id, status=record.status.value, team_size=record.team_size,
             seq=record.seq)
         plan = await self._plan(record)
-        [(registration, participant)] = await self._registrations(record.activity_id, [record.registration_id])
+        found = await self._registrations(record.activity_id, [record.registration_id])
+        if not found:
+            raise StoreError(f"registration {record.registration_id} was not stored", "unknown_registration")
+        [(registration, participant)] = found
         confirmed = record.status is SeatStatus.CONFIRMED
         await self._send(plan, [self._mail(
             plan, f"{plan.id}|registration|{record.registration_id}", "registration", participant.email,
@@ -295,10 +299,13 @@ class LifecycleActivities:
             attachments=attachments, summary=_summary_counts(summary), anonymise_at=when(anonymise_at))])
 
     @activity.defn(name="anonymise")
-    @permanent_failures
     async def anonymise(self, ref: PlanRef) -> int:
-        plan = await self._plan(ref)
-        return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id, plan.surveys.keep_free_text)
+        """Retried until it succeeds, never given up: the phase says `anonymised` only once the data is gone."""
+        try:
+            keep_free_text = (await self._plan(ref)).surveys.keep_free_text
+        except (StoreError, ValidationError):  # a plan that no longer loads: erase the free texts too
+            keep_free_text = False
+        return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id, keep_free_text)
 
     def all(self) -> list:
         return [self.make_plan_current, self.send_invitation, self.send_deadline_reminder, self.record_registration,

@@ -1,10 +1,12 @@
 """Which e-mail failures are permanent: the message can never be delivered, so it is not retried.
 
 Permanent: an address the mailer refuses before sending (not one plain address), a message that cannot be
-composed (e.g. a control character in a header), and a 5xx answer from the server to the recipient or to the
-message itself. Everything else is transient and retried with backoff: the server unreachable, timeouts, 4xx
-answers, and 5xx answers to the sender or the login (a configuration fault of ours, which would otherwise fail
-every message; the operator sees it in the logs and the retries).
+composed or written out (e.g. a control character in a header), a 5xx answer to the recipient or to the message
+itself, and 552 (too large) to the sender. Everything else is transient and retried with backoff: the server
+unreachable, timeouts, and answers about our own side (the login, the sender, 5.7.x relay and policy answers),
+which would otherwise fail every message; the operator sees those in the logs and the retries. A server that keeps
+putting off one recipient (4xx, 5.7.x at RCPT) gets a bounded number of attempts (`deferred_reason`): after that
+the message fails too, so one mailbox cannot hold up a registration or the lifecycle.
 
 A reason is `<code>: <detail>`, the code one of `REASONS` (the organiser's e-mail says it in Swedish by code),
 the detail the server's answer; it never contains an e-mail address.
@@ -19,11 +21,13 @@ import aiosmtplib
 ADDRESS_PLACEHOLDER = "<adress>"
 INVALID_ADDRESS, NOT_COMPOSABLE = "invalid_address", "not_composable"
 RECIPIENT_REFUSED, MESSAGE_REFUSED = "recipient_refused", "message_refused"
+RECIPIENT_DEFERRED = "recipient_deferred"
 REASONS = {  # code -> what the organiser is told (Swedish)
     INVALID_ADDRESS: "adressen är inte en giltig e-postadress",
     NOT_COMPOSABLE: "meddelandet gick inte att skapa (otillåtet tecken i en rubrik)",
     RECIPIENT_REFUSED: "mottagarens e-postserver känner inte till adressen",
     MESSAGE_REFUSED: "mottagarens e-postserver tog inte emot meddelandet",
+    RECIPIENT_DEFERRED: "mottagarens e-postserver sköt upp leveransen gång på gång, så vi har slutat försöka",
 }
 
 
@@ -66,17 +70,42 @@ def _writable(message: EmailMessage) -> bool:
     return True
 
 
+def _refusals(exc: BaseException) -> list[aiosmtplib.SMTPResponseException]:
+    """The server's answers to the recipient, when `exc` is about the recipient."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return list(exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return [exc]
+    return []
+
+
+def _policy(answer: aiosmtplib.SMTPResponseException) -> bool:
+    """A 5.7.x answer (relay denied, policy): often about our relay rather than the mailbox, so not final."""
+    first = answer.message.split(maxsplit=1)[0] if answer.message.split() else ""
+    return first.startswith("5.7.")
+
+
 def permanent_reason(exc: BaseException, recipient: str | None, message: EmailMessage | None = None) -> str | None:
     """Why `exc` (raised while sending `message` to `recipient`) will never succeed; None when a retry may help."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
-        codes = [r.code for r in exc.recipients]
-        if all(code >= 500 for code in codes):
-            first = exc.recipients[0]
+    answers = _refusals(exc)
+    if answers:
+        first = answers[0]
+        if all(a.code >= 500 and not _policy(a) for a in answers):
             return reason(RECIPIENT_REFUSED, f"{first.code} {without_addresses(first.message, recipient)}")
         return None
     if isinstance(exc, (ValueError, TypeError, LookupError)) and message is not None and not _writable(message):
         return reason(NOT_COMPOSABLE, type(exc).__name__)  # not a setting of ours: the message itself fails
-    if isinstance(exc, (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError)) and exc.code >= 500:
-        code = RECIPIENT_REFUSED if isinstance(exc, aiosmtplib.SMTPRecipientRefused) else MESSAGE_REFUSED
-        return reason(code, f"{exc.code} {without_addresses(exc.message, recipient)}")
+    if isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500 and not _policy(exc):
+        return reason(MESSAGE_REFUSED, f"{exc.code} {without_addresses(exc.message, recipient)}")
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused) and exc.code == 552:  # this message is too large
+        return reason(MESSAGE_REFUSED, f"{exc.code} {without_addresses(exc.message, recipient)}")
     return None
+
+
+def deferred_reason(exc: BaseException, recipient: str | None) -> str | None:
+    """When the server keeps putting off this one recipient (4xx, or a 5.7.x policy answer): the reason to give
+    once the message has used its attempts; None for failures that are not about the recipient."""
+    answers = _refusals(exc)
+    if not answers:
+        return None
+    return reason(RECIPIENT_DEFERRED, f"{answers[0].code} {without_addresses(answers[0].message, recipient)}")

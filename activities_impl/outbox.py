@@ -28,6 +28,7 @@ from activities_impl.mail_failures import (
     INVALID_ADDRESS,
     NOT_COMPOSABLE,
     UndeliverableMail,
+    deferred_reason,
     permanent_reason,
     reason,
 )
@@ -98,8 +99,10 @@ def to_email(row: OutboxMessage, sender: str) -> EmailMessage:
 
 
 class Outbox:
-    def __init__(self, store: Store, mailer: Mailer, sender: str, lease_seconds: float = 60):
+    def __init__(self, store: Store, mailer: Mailer, sender: str, lease_seconds: float = 60,
+                 recipient_attempts: int = 10):
         self.store, self.mailer, self.sender, self.lease_seconds = store, mailer, sender, lease_seconds
+        self.recipient_attempts = recipient_attempts  # tries for a recipient the server keeps putting off
 
     async def send(self, envelopes: list[Envelope]) -> int:
         """Store then deliver; returns how many were delivered by this call."""
@@ -135,9 +138,11 @@ class Outbox:
         try:
             await self.mailer.send(message)
         except Exception as exc:
-            reason = permanent_reason(exc, row.recipient, message)
-            if reason is not None:
-                return await self._fail(row, reason)
+            why = permanent_reason(exc, row.recipient, message)
+            if why is None and row.attempts >= self.recipient_attempts:
+                why = deferred_reason(exc, row.recipient)  # the same mailbox put off again and again
+            if why is not None:
+                return await self._fail(row, why)
             await asyncio.to_thread(self.store.release, key)
             # SMTP errors quote addresses: keep them out of logs and Temporal failures (retried all the same).
             code = getattr(exc, "code", None)

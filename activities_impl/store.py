@@ -68,7 +68,7 @@ def utcnow() -> datetime:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - wiring
@@ -83,7 +83,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)  # errors never quote names or addresses
 
 
 def _schema_lock(connection: Connection) -> None:
@@ -434,7 +434,8 @@ class Store:
             audit_key = f"{row.activity_id}|undeliverable|{hashlib.sha256(key.encode()).hexdigest()[:16]}"
             if s.exec(select(AuditEntry.id).where(AuditEntry.key == audit_key)).first() is None:
                 s.add(AuditEntry(key=audit_key, activity_id=row.activity_id, at=now, kind="undeliverable",
-                                 by="engine", reason=f"{row.purpose} e-mail not delivered: {reason}"[:500],
+                                 # the code only: the server's words are erased with the address at anonymisation
+                                 by="engine", reason=f"{row.purpose} e-mail not delivered: {reason.partition(': ')[0]}",
                                  details_json=json.dumps({"purpose": row.purpose, "outbox_id": row.id})))
 
     def failed_messages(self, keys: Iterable[str]) -> list[OutboxMessage]:

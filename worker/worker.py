@@ -17,7 +17,8 @@ from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 
 
 def build_activities(store: Store, mailer: Mailer, settings: Settings) -> LifecycleActivities:
-    return LifecycleActivities(store, Outbox(store, mailer, settings.smtp_from, settings.outbox_lease_seconds),
+    return LifecycleActivities(store, Outbox(store, mailer, settings.smtp_from, settings.outbox_lease_seconds,
+                                                      settings.outbox_recipient_attempts),
                                Composer(settings.web_base_url, settings.secret_key))
 
 

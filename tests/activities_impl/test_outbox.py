@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import aiosmtplib
 import pytest
 
 from activities_impl.outbox import Attachment, Envelope, MailDeliveryError, Outbox, message_id
@@ -127,18 +128,44 @@ async def test_a_message_that_can_never_be_sent_is_failed_at_once(outbox, mailer
     assert row.error in ("invalid_address", "not_composable: ValueError")
 
 
-async def test_a_server_refusal_with_4xx_is_retried(outbox, mailer, store):
-    import aiosmtplib
-
+async def test_a_server_refusal_with_4xx_is_retried_then_given_up(outbox, mailer, store):
     class Busy(type(mailer)):
         async def send(self, message):
             raise aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(
                 450, "4.2.1 mailbox busy, try later", str(message["To"]))])
 
-    busy = Outbox(store, Busy(), "RUN <run@test>")
+    busy = Outbox(store, Busy(), "RUN <run@test>", recipient_attempts=3)
+    for _ in range(2):
+        with pytest.raises(MailDeliveryError):
+            await busy.send([envelope("k1")])
+        assert status(store, "k1").status == "pending"  # transient: released for the retry
+    assert await busy.send([envelope("k1")]) == 0  # the third attempt was the last: one mailbox holds up nothing
+    row = status(store, "k1")
+    assert (row.status, row.attempts) == ("failed", 3) and row.error.startswith("recipient_deferred: 450")
+
+
+@pytest.mark.parametrize("answer", [
+    aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(554, "5.7.1 Relay access denied", "x")]),
+    aiosmtplib.SMTPSenderRefused(550, "5.7.1 sender not allowed", "run@test"),
+    aiosmtplib.SMTPAuthenticationError(535, "5.7.8 authentication failed"),
+], ids=["relay-denied", "sender-refused", "login"])
+async def test_answers_about_our_own_relay_are_retried_not_failed(store, mailer, answer):
+    class Relay(type(mailer)):
+        async def send(self, message):
+            raise answer
+
     with pytest.raises(MailDeliveryError):
-        await busy.send([envelope("k1")])
-    assert status(store, "k1").status == "pending"  # transient: released for the retry
+        await Outbox(store, Relay(), "RUN <run@test>").send([envelope("k1")])
+    assert status(store, "k1").status == "pending"
+
+
+async def test_a_message_too_large_for_the_server_fails(store, mailer):
+    class Small(type(mailer)):
+        async def send(self, message):
+            raise aiosmtplib.SMTPSenderRefused(552, "5.3.4 Message size exceeds fixed limit", "run@test")
+
+    assert await Outbox(store, Small(), "RUN <run@test>").send([envelope("k1")]) == 0
+    assert status(store, "k1").error.startswith("message_refused: 552")
 
 
 async def test_a_message_the_smtp_client_cannot_write_out_is_failed_not_retried(outbox, mailer, store):

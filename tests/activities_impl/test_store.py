@@ -278,3 +278,16 @@ def test_a_plan_may_keep_free_text_answers_through_anonymisation(store, activity
     store.anonymise_activity(activity_id, keep_free_text=True)
     [answer] = store.survey_answers(activity_id)
     assert json.loads(answer.answers_json) == {"behov": 4, "ta_med": "Mer tid för kollegialt lärande"}
+
+
+def test_database_errors_do_not_quote_the_values_they_were_given(store):
+    """A failed write's message (logged, and sent to Temporal as the activity's failure) names no one."""
+    from sqlalchemy.exc import IntegrityError
+
+    from domain.tables import Participant
+
+    with pytest.raises(IntegrityError) as failed, store.session() as s:
+        s.add(Participant(activity_id="no-such-activity", name="Anna Berg", email="anna.berg@skola.test",
+                          organisation_id="sundsvall", role="lärare"))
+        s.flush()
+    assert "anna.berg@skola.test" not in str(failed.value) and "Anna Berg" not in str(failed.value)
