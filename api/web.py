@@ -40,6 +40,7 @@ from domain.lifecycle import SeatStatus
 from domain.phases import Phase
 from domain.plan import ActivityPlan
 from domain.reference import default_reference
+from domain.text import control_character
 from domain.surveys import SCALE, questions, validate_answers
 from worker.settings import Settings
 
@@ -323,6 +324,9 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
     return app
 
 
+CONTROL_TEXT = "Fältet innehåller ett otillåtet tecken (till exempel ett styrtecken). Skriv det med vanliga tecken."
+
+
 def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_ids: set[str]
                         ) -> tuple[dict[str, str], dict[str, Any]]:
     """Errors by field (Swedish), and the registration's arguments for `Service.register` (e-mail normalised,
@@ -334,6 +338,8 @@ def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_i
     organisation, role, team = form.get("organisation", ""), form.get("role", ""), form.get("team_members", "")
     if len(name) > MAX_NAME:
         errors["name"] = f"Namnet får vara högst {MAX_NAME} tecken."
+    elif control_character(name):
+        errors["name"] = CONTROL_TEXT
     elif not (name := name.strip()):
         errors["name"] = "Skriv ditt namn."
     if len(email) > MAX_EMAIL_LENGTH:
@@ -349,11 +355,15 @@ def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_i
         errors["role"] = "Välj en roll i listan."
     if len(school) > MAX_SCHOOL:
         errors["school"] = f"Skola eller enhet får vara högst {MAX_SCHOOL} tecken."
+    elif control_character(school):
+        errors["school"] = CONTROL_TEXT
     members = [] if len(team) > MAX_TEAM_MEMBERS else [m.strip() for m in re.split(r"[\r\n]+", team) if m.strip()]
     if len(team) > MAX_TEAM_MEMBERS:
         errors["team_members"] = f"Lagets medlemmar får vara högst {MAX_TEAM_MEMBERS} tecken sammanlagt."
     elif any(len(m) > MAX_TEAM_MEMBER for m in members):
         errors["team_members"] = f"Varje namn får vara högst {MAX_TEAM_MEMBER} tecken."
+    elif any(control_character(m) for m in members):
+        errors["team_members"] = CONTROL_TEXT
     elif members and not plan.teams.allowed:
         errors["team_members"] = "Aktiviteten tar bara emot enskilda anmälningar."
     elif members and not plan.teams.min_size <= len(members) <= plan.teams.max_size:

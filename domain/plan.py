@@ -20,12 +20,13 @@ from domain.durations import Duration
 from domain.email_address import parse_organiser_email
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, clip, load_yaml, shown
 from domain.reference import ReferenceData
+from domain.text import CONTROL
 
 ACTIVITY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a carriage
 # return in a title once broke the invitation's Subject header.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = CONTROL
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # newline and tab allowed
 _HTTP_URL = TypeAdapter(AnyHttpUrl)
 

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from domain.text import control_character
+
 MAX_TEXT = 2000  # characters per answer, checked before the answer is looked at
 SCALE = (1, 2, 3, 4, 5)
 
@@ -64,6 +66,10 @@ def validate_answers(survey: str, form: dict[str, str]) -> tuple[dict[str, int |
         if len(raw) > MAX_TEXT:  # before anything else is done with it: hostile input costs nothing
             errors[q.key] = ("Svaret måste vara ett värde från 1 till 5." if q.kind is Kind.SCALE
                              else f"Svaret får vara högst {MAX_TEXT} tecken.")
+            continue
+        if control_character(raw, multiline=True):
+            errors[q.key] = ("Svaret måste vara ett värde från 1 till 5." if q.kind is Kind.SCALE
+                             else "Svaret innehåller ett otillåtet tecken (till exempel ett styrtecken).")
             continue
         raw = raw.strip()
         if q.kind is Kind.SCALE:

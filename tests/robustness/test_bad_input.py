@@ -226,6 +226,13 @@ WEB = [
             "för stort"),
     WebCase("withdrawal: no CSRF token", "POST", "/w/{withdrawable}", {}, 403, "Formuläret har gått ut",
             csrf="none"),
+    WebCase("form: empty label in the e-mail", "POST", "/a/{id}", {**GOOD, "email": "name@skola..se"}, 422,
+            "giltig e-postadress"),
+    WebCase("form: NUL in the name", "POST", "/a/{id}", {**GOOD, "name": "Anna\x00Berg"}, 422, "otillåtet tecken"),
+    WebCase("form: escape in the school", "POST", "/a/{id}", {**GOOD, "school": "Skola\x1b[31m"}, 422,
+            "otillåtet tecken"),
+    WebCase("survey: NUL in a free text", "POST", "/s/{survey}",
+            {"behov": "3", "balans": "3", "ny_kunskap": "3", "ta_med": "bra\x00"}, 422, "otillåtet tecken"),
 ]
 
 
