@@ -4,7 +4,8 @@
 session. Each session keeps the same UID in every plan version, and SEQUENCE
 follows the stored plan version, so a calendar client updates (postponement)
 or removes (METHOD:CANCEL) the event it already has instead of adding a new
-one. The output depends only on the arguments (DTSTAMP is `stamp`, or now).
+one; a file for one person never has a lower SEQUENCE than one they already got
+(`person_sequence`), so withdrawing and registering again works too. The output depends only on the arguments (DTSTAMP is `stamp`, or now).
 
 `location_text` is the Swedish place description, also used by the e-mails.
 """
@@ -64,11 +65,13 @@ def _description(plan: ActivityPlan, session: SessionPlan) -> str:
 
 
 def build_calendar(plan: ActivityPlan, version: int, *, method: str = "PUBLISH",
-                   session_nos: list[int] | None = None, stamp: datetime | None = None) -> bytes:
+                   session_nos: list[int] | None = None, stamp: datetime | None = None,
+                   sequence: int | None = None) -> bytes:
     """The iCalendar file for the plan's sessions (all, or only `session_nos`, 1-based).
 
     `version` is the stored plan version: SEQUENCE is `version - 1`, and for
-    METHOD:CANCEL `version` (one above the last published) with STATUS:CANCELLED.
+    METHOD:CANCEL `version` (one above the last published) with STATUS:CANCELLED;
+    or `sequence` when given (a person's own count, see `person_sequence`).
     """
     method = method.upper()
     if method not in METHODS:
@@ -91,7 +94,7 @@ def build_calendar(plan: ActivityPlan, version: int, *, method: str = "PUBLISH",
         session = numbered[no]
         event = Event()
         event.add("uid", session_uid(plan.id, no))
-        event.add("sequence", version if cancel else version - 1)
+        event.add("sequence", sequence if sequence is not None else (version if cancel else version - 1))
         event.add("dtstamp", stamp)
         event.add("dtstart", session.start.astimezone(timezone.utc))
         event.add("dtend", session.end.astimezone(timezone.utc))
@@ -108,3 +111,14 @@ def build_calendar(plan: ActivityPlan, version: int, *, method: str = "PUBLISH",
         event.add("status", "CANCELLED" if cancel else "CONFIRMED")
         calendar.add_component(event)
     return calendar.to_ical()
+
+
+def person_sequence(version: int, method: str, calendars_sent: int) -> int:
+    """The SEQUENCE of a calendar file for one person: above every file they were sent before.
+
+    By plan version alone, a person who withdraws (CANCEL, SEQUENCE `version`) and registers again would get a
+    PUBLISH with the lower `version - 1`, which calendar clients ignore. Counting the files the person already got
+    keeps each one newer than the last; it never goes below the plan version's own number.
+    """
+    by_version = version if method.upper() == "CANCEL" else version - 1
+    return max(by_version, calendars_sent)

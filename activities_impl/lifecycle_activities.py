@@ -72,9 +72,18 @@ class LifecycleActivities:
         }
 
     def _calendar(self, plan: ActivityPlan, version: int, method: str = "PUBLISH",
-                  session_nos: list[int] | None = None) -> Attachment:
-        data = ics.build_calendar(plan, version, method=method, session_nos=session_nos)
+                  session_nos: list[int] | None = None, sequence: int | None = None) -> Attachment:
+        data = ics.build_calendar(plan, version, method=method, session_nos=session_nos, sequence=sequence)
         return Attachment(f"{plan.id}.ics", ICS + method, data)
+
+    async def _calendars_sent(self, plan: ActivityPlan, people: list[Participant]) -> dict[str, int]:
+        return await asyncio.to_thread(self.store.calendars_sent, plan.id, [p.email for p in people if p.email])
+
+    def _person_calendar(self, plan: ActivityPlan, version: int, person: Participant, sent: dict[str, int],
+                         method: str = "PUBLISH") -> Attachment:
+        """The person's own calendar file: newer (SEQUENCE) than every file they already got."""
+        count = sent.get(person.email or "", 0)
+        return self._calendar(plan, version, method, sequence=ics.person_sequence(version, method, count))
 
     def _mail(self, plan: ActivityPlan, key: str, purpose: str, recipient: str, template: str,
               attachments: list[Attachment] | None = None, **context) -> Envelope:
@@ -143,10 +152,11 @@ class LifecycleActivities:
             raise StoreError(f"registration {record.registration_id} was not stored", "unknown_registration")
         [(registration, participant)] = found
         confirmed = record.status is SeatStatus.CONFIRMED
+        sent = await self._calendars_sent(plan, [participant]) if confirmed else {}
         await self._send(plan, [self._mail(
             plan, f"{plan.id}|registration|{record.registration_id}", "registration", participant.email,
             "registration_confirmed" if confirmed else "registration_waitlisted",
-            attachments=[self._calendar(plan, record.plan_version)] if confirmed else [],
+            attachments=[self._person_calendar(plan, record.plan_version, participant, sent)] if confirmed else [],
             participant=participant, team_size=record.team_size, position=record.waitlist_position,
             withdraw_url=self.composer.withdraw_url(record.registration_id))])
 
@@ -157,15 +167,20 @@ class LifecycleActivities:
         await asyncio.to_thread(self.store.set_registration_status, record.promoted, SeatStatus.CONFIRMED)
         plan = await self._plan(record)
         envelopes = []
-        for registration, participant in await self._registrations(record.activity_id, [record.registration_id]):
+        withdrawn = await self._registrations(record.activity_id, [record.registration_id])
+        promoted = await self._registrations(record.activity_id, record.promoted)
+        sent = await self._calendars_sent(plan, [p for _, p in withdrawn + promoted])
+        for registration, participant in withdrawn:
             # The calendar file removes the sessions from the person's calendar (same UIDs, higher SEQUENCE).
-            envelopes.append(self._mail(plan, f"{plan.id}|withdrawal|{registration.id}", "withdrawal",
-                                        participant.email, "withdrawal_confirmed", participant=participant,
-                                        attachments=[self._calendar(plan, record.plan_version, "CANCEL")]))
-        for registration, participant in await self._registrations(record.activity_id, record.promoted):
+            envelopes.append(self._mail(
+                plan, f"{plan.id}|withdrawal|{registration.id}", "withdrawal", participant.email,
+                "withdrawal_confirmed", participant=participant,
+                attachments=[self._person_calendar(plan, record.plan_version, participant, sent, "CANCEL")]))
+        for registration, participant in promoted:
             envelopes.append(self._mail(
                 plan, f"{plan.id}|promoted|{registration.id}", "promoted", participant.email, "promoted",
-                attachments=[self._calendar(plan, record.plan_version)], participant=participant,
+                attachments=[self._person_calendar(plan, record.plan_version, participant, sent)],
+                participant=participant,
                 withdraw_url=self.composer.withdraw_url(registration.id)))
         await self._send(plan, envelopes)
 
@@ -204,9 +219,12 @@ class LifecycleActivities:
         waitlisted = set(announcement.waitlisted_ids)
         ids = announcement.confirmed_ids + ([] if kind is AnnouncementKind.CONFIRMED else announcement.waitlisted_ids)
         envelopes = []
-        for registration, participant in await self._registrations(plan.id, ids):
+        told = await self._registrations(plan.id, ids)
+        sent = await self._calendars_sent(plan, [p for _, p in told])
+        for registration, participant in told:
             on_list = registration.id in waitlisted
-            attach = [] if on_list else [self._calendar(plan, announcement.plan_version, method)]
+            attach = [] if on_list else [self._person_calendar(plan, announcement.plan_version, participant, sent,
+                                                               method)]
             envelopes.append(self._mail(
                 plan, f"{plan.id}|{kind.value}|{registration.id}|v{announcement.plan_version}", kind.value,
                 participant.email, f"activity_{kind.value}", attachments=attach, participant=participant,

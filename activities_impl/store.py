@@ -425,6 +425,18 @@ class Store:
             row.status, row.sent_at = "sent", now
             s.add(row)
 
+    def calendars_sent(self, activity_id: str, recipients: Iterable[str]) -> dict[str, int]:
+        """How many e-mails with a calendar file each recipient already has in the activity's outbox."""
+        wanted = list(dict.fromkeys(recipients))
+        if not wanted:
+            return {}
+        with self.session() as s:
+            rows = s.exec(select(OutboxMessage.recipient, func.count(OutboxMessage.id))
+                          .where(OutboxMessage.activity_id == activity_id, OutboxMessage.recipient.in_(wanted),
+                                 OutboxMessage.attachments_json.contains('"text/calendar'))
+                          .group_by(OutboxMessage.recipient))
+            return {recipient: count for recipient, count in rows}
+
     def mark_failed(self, key: str, reason: str, now: datetime) -> None:
         """The message can never be delivered: mark it failed with the reason, and write the audit entry, at once."""
         with self.session() as s:

@@ -65,3 +65,19 @@ async def test_withdrawal_removes_the_sessions_from_the_calendar(lab, make_plan)
     assert [str(e["UID"]) for e in removed] == [str(e["UID"]) for e in published]
     assert all(int(r["SEQUENCE"]) > int(p["SEQUENCE"]) for r, p in zip(removed, published, strict=True))
     assert all(str(e["STATUS"]) == "CANCELLED" for e in removed)
+
+
+async def test_registering_again_after_a_withdrawal_puts_the_sessions_back(lab, make_plan):
+    """The new confirmation must be newer (SEQUENCE) than the withdrawal's CANCEL, or calendars ignore it."""
+    plan = make_plan(await lab.now(), min_participants=1)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    for _ in range(2):
+        await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+        await lab.service.withdraw(plan.id, "anna@skola.test")
+    await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    sent = [events(m) for m in lab.mails(to="anna@skola.test") if m["X-Runflow-Purpose"] in ("registration",
+                                                                                          "withdrawal")]
+    assert [method for method, _ in sent] == ["PUBLISH", "CANCEL", "PUBLISH", "CANCEL", "PUBLISH"]
+    sequences = [int(evs[0]["SEQUENCE"]) for _, evs in sent]
+    assert sequences == sorted(set(sequences))  # strictly increasing: each file replaces the one before
