@@ -320,12 +320,14 @@ def report(activity_id: str,
 @app.command()
 def worker() -> None:
     """Run a worker (settings from the environment)."""
+    from worker.settings import get_settings, secret_key_problem
     from worker.wiring import run_worker_forever
 
-    try:
-        asyncio.run(run_worker_forever())
-    except ValueError as exc:  # bad settings, e.g. no RUNFLOW_SECRET_KEY
-        fail(str(exc))
+    settings = get_settings()
+    problem = secret_key_problem(settings.secret_key)
+    if problem is not None:  # the worker signs the withdrawal links in the e-mails
+        fail(problem)
+    asyncio.run(run_worker_forever(settings))
 
 
 @app.command()

@@ -100,13 +100,18 @@ def ensure_secret_key(data_dir: Path) -> str:
     path = data_dir / SECRET_KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
+        # Written in full under a temporary name, then linked into place: a process starting at the same moment
+        # sees either no file or the whole key, and the first one made wins.
+        temporary = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it just now
+            os.link(temporary, path)
+        except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(secrets.token_urlsafe(48) + "\n")
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 
