@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 import secrets
@@ -255,5 +256,17 @@ class RateLimits:
 
 
 def client_address(request: Request) -> str:
-    """The client's address (uvicorn has resolved `X-Forwarded-For` from trusted proxies)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address as rate limits count it (uvicorn has resolved `X-Forwarded-For` from trusted proxies).
+
+    IPv6 clients are counted by their /64 network: one subscriber gets a whole /64 and could otherwise take a new
+    address for every request."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

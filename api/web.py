@@ -115,14 +115,16 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
         form = await request.form(max_files=0, max_fields=50)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def refused(request: Request, form: dict[str, str], limit: str, *keys: str,
+    def refused(request: Request, form: dict[str, str], limit: str | None, *keys: str,
                 back: str, back_text: str) -> HTMLResponse | None:
-        """403 for a form without a valid CSRF token (or from another site), 429 over the rate limit; else None.
-
-        Only attempts that pass the CSRF check count towards the limit."""
+        """403 for a form without a valid CSRF token (or from another site), 429 over the rate limit `limit`
+        (None: counted later by the caller); else None. Only attempts that pass the CSRF check count."""
         if not csrf.check(request, form.get(CSRF_FIELD)):
             return message(request, "Formuläret har gått ut", [FORM_EXPIRED], 403, "bad", back=back,
                            back_text=back_text)
+        return over_limit(request, limit, *keys) if limit is not None else None
+
+    def over_limit(request: Request, limit: str, *keys: str) -> HTMLResponse | None:
         retry_after = rate_limits.hit(limit, *keys)
         if retry_after is not None:
             sentence = TOO_MANY_REGISTRATIONS if limit == "registrations_per_address" else TOO_MANY_POSTS
@@ -193,20 +195,23 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
     @app.post("/a/{activity_id}", response_class=HTMLResponse, include_in_schema=False)
     async def register(request: Request, activity_id: str) -> HTMLResponse:
         form = await posted_form(request)
-        answer = refused(request, form, "registrations_per_address", client_address(request),
-                         back=f"/a/{activity_id}", back_text="Tillbaka till anmälan")
+        answer = refused(request, form, None, back=f"/a/{activity_id}", back_text="Tillbaka till anmälan")
         if answer is not None:
             return answer
         plan = await load_plan(activity_id)
         if plan is None:
             return message(request, "Aktiviteten finns inte", ["Kontrollera länken."], 404, "bad")
+        errors, fields = registration_errors(plan, form, await asyncio.to_thread(store.organisation_ids))
+        if errors:
+            return await activity_page(request, plan, 422, errors, {k: v for k, v in form.items() if k != CSRF_FIELD})
+        # Only well-formed registrations count: a typo corrected and sent again costs nobody a place in the limit.
+        answer = over_limit(request, "registrations_per_address", client_address(request))
+        if answer is not None:
+            return answer
         retry_after = rate_limits.hit("registrations_per_activity", activity_id)
         if retry_after is not None:
             return message(request, "För många anmälningar", [TOO_MANY_FOR_ACTIVITY], 429, "bad",
                            headers={"Retry-After": str(retry_after)})
-        errors, fields = registration_errors(plan, form, await asyncio.to_thread(store.organisation_ids))
-        if errors:
-            return await activity_page(request, plan, 422, errors, {k: v for k, v in form.items() if k != CSRF_FIELD})
         if service is None:
             return message(request, "Anmälan är inte tillgänglig", ["Försök igen om en stund."], 503, "bad")
         try:

@@ -353,3 +353,31 @@ async def test_a_422_from_the_api_does_not_echo_what_was_sent(lab):
     assert response.status_code == 422
     assert long_address not in response.text and "a" * 100 not in response.text
     assert response.json()["detail"][0]["loc"][-1] == 0  # which field: present[0]
+
+
+@pytest.mark.parametrize("host,key", [
+    ("192.0.2.7", "192.0.2.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),  # the same /64: the same count
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+])
+def test_rate_limits_count_ipv6_clients_by_their_64(host, key):
+    from api.security import client_address
+
+    request = Request({"type": "http", "client": (host, 1234), "headers": []})
+    assert client_address(request) == key
+
+
+async def test_typos_do_not_count_towards_the_limit_per_address(lab, make_plan):
+    plan = await opened(lab, make_plan, places=10, min_participants=1)
+    app = create_app(lab.store, lab.service, secret_key=lab.settings.secret_key,
+                     rate_limit_registrations_per_address="2/hour")
+    async with client_for(app) as web:
+        for _ in range(5):  # a school's secretary mistyping again and again
+            typo = await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "anna.skola.test"})
+            assert typo.status_code == 422
+        for i in range(2):
+            ok = await post_form(web, f"/a/{plan.id}", {**GOOD, "email": f"p{i}@skola.test"})
+            assert ok.status_code == 200, ok.text
+        over = await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "p9@skola.test"})
+        assert over.status_code == 429
