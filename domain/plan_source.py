@@ -31,6 +31,8 @@ def shown(value: Any, limit: int = MAX_SHOWN) -> str:
     """`repr(value)` for a message, at most about `limit` characters of it (a user's value may be huge)."""
     if isinstance(value, str) and len(value) > limit:
         return repr(value[:limit]) + "…"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"a number of about {value.bit_length() * 30103 // 100000} digits"  # repr() refuses > 4300 digits
     text = repr(value)
     return text if len(text) <= limit + 2 else text[:limit] + "…"
 

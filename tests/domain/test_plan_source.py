@@ -146,3 +146,10 @@ def test_shown_and_clip_bound_what_a_message_quotes():
     assert len(shown(list(range(10_000)))) <= 61
     assert clip("a\r\nb") == "a\\r\\nb"
     assert clip("k" * 10_000) == "k" * 60 + "…"
+
+
+def test_a_huge_number_is_described_not_printed():
+    from domain.plan_source import shown
+
+    assert shown(10**5000) == "a number of about 5000 digits"
+    assert shown(12345) == "12345"
