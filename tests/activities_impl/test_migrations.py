@@ -89,6 +89,32 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(store, tmp_path):
     assert store.team_members(pid) == ["Anna", "Bo"]
 
 
+def test_upgrade_to_0003_cuts_existing_answer_times_to_the_day(store):
+    """Answers stored before 0003 carry their invitation's exact instant; the upgrade cuts both to the day."""
+    from datetime import datetime, timezone
+
+    from domain.plan import load_plan
+    from domain.tables import SurveyAnswer, SurveyInvitation
+
+    plan = load_plan("examples/lasa-skriva.yaml", default_reference())
+    store.save_plan(plan, make_current=True)
+    pid = store.upsert_participant(plan.id, name="Anna", email="anna@skola.test", organisation_id="berg",
+                                   role="lärare")
+    downgrade(store, "0002")
+    at = datetime(2027, 10, 1, 13, 37, 21, 123456, tzinfo=timezone.utc)
+    with store.engine.begin() as connection:  # rows as the old code wrote them, through the 0002 schema
+        connection.execute(SurveyInvitation.__table__.insert().values(
+            activity_id=plan.id, survey="s1", participant_id=pid, token="t" * 32, sent_at=at, closes_at=at,
+            answered_at=at, closed=False))
+        connection.execute(SurveyAnswer.__table__.insert().values(
+            activity_id=plan.id, survey="s1", organisation_id="berg", role="lärare", answers_json="{}",
+            created_at=at))
+    store.migrate()
+    day = datetime(2027, 10, 1, tzinfo=timezone.utc)
+    assert store.invitation_by_token("t" * 32).answered_at == day
+    assert [a.created_at for a in store.survey_answers(plan.id)] == [day]
+
+
 _MIGRATE_AND_SEED = """
 import sys, time
 from activities_impl.store import Store
