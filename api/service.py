@@ -51,8 +51,10 @@ class Unconfirmed(Exception):
 # each process lets 8 through per activity and queues the rest, so a burst waits instead of failing.
 UPDATES_IN_FLIGHT_PER_ACTIVITY = 8
 # How long a person waits for the workflow's answer before being told "no answer in time, it may have been
-# carried out" (HTTP 503): an Update that never answers (a stuck worker) must not hold its gate for ever.
-UPDATE_ANSWER_SECONDS = 30.0
+# carried out" (HTTP 503): an Update that never answers (a stuck worker) must not hold its gate for ever. Longer
+# than a registration takes when its worker dies (the 45 s start-to-close timeout, then the retry), shorter than
+# the 60 s a reverse proxy usually waits.
+UPDATE_ANSWER_SECONDS = 55.0
 
 
 def _reason(exc: BaseException) -> str:
