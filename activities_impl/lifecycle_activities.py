@@ -16,7 +16,7 @@ from temporalio import activity
 from activities_impl import calendar as ics
 from activities_impl import report as reports
 from activities_impl.compose import FORMAT_NAMES, Composer, survey_text, when
-from activities_impl.mail_failures import reason_in_swedish
+from activities_impl.mail_failures import ADDRESS_FAULTS, reason_in_swedish
 from activities_impl.outbox import Attachment, Envelope, Outbox
 from activities_impl.permanent import permanent_failures
 from activities_impl.store import Store, StoreError
@@ -92,10 +92,15 @@ class LifecycleActivities:
                         body=body, attachments=attachments or [])
 
     async def _send(self, plan: ActivityPlan, envelopes: list[Envelope]) -> int:
-        """Send a mailing; when some of it can never be delivered, tell the organiser in one e-mail."""
-        delivered = await self.outbox.send(envelopes)
+        """Send a mailing; when some of it can never be delivered, tell the organiser in one e-mail.
+
+        Addresses refused before in this activity are not tried again, and the organiser, told already, is not
+        told again."""
+        known = await asyncio.to_thread(self.store.undeliverable_addresses, plan.id, ADDRESS_FAULTS)
+        delivered = await self.outbox.send(envelopes, known)
         if envelopes and envelopes[0].purpose != UNDELIVERABLE:
-            failed = await asyncio.to_thread(self.outbox.undeliverable, envelopes)
+            failed = [f for f in await asyncio.to_thread(self.outbox.undeliverable, envelopes)
+                      if f.recipient not in known]
             if failed:
                 mailing = MAILING_NAMES.get(envelopes[0].purpose, envelopes[0].purpose)
                 digest = hashlib.sha256("|".join(sorted(f.key for f in failed)).encode()).hexdigest()[:16]

@@ -22,12 +22,15 @@ ADDRESS_PLACEHOLDER = "<adress>"
 INVALID_ADDRESS, NOT_COMPOSABLE = "invalid_address", "not_composable"
 RECIPIENT_REFUSED, MESSAGE_REFUSED = "recipient_refused", "message_refused"
 RECIPIENT_DEFERRED = "recipient_deferred"
+KNOWN_UNDELIVERABLE = "known_undeliverable"
+ADDRESS_FAULTS = (INVALID_ADDRESS, RECIPIENT_REFUSED)  # about the address itself: no use trying it again
 REASONS = {  # code -> what the organiser is told (Swedish)
     INVALID_ADDRESS: "adressen är inte en giltig e-postadress",
     NOT_COMPOSABLE: "meddelandet gick inte att skapa (otillåtet tecken i en rubrik)",
     RECIPIENT_REFUSED: "mottagarens e-postserver känner inte till adressen",
     MESSAGE_REFUSED: "mottagarens e-postserver tog inte emot meddelandet",
     RECIPIENT_DEFERRED: "mottagarens e-postserver sköt upp leveransen gång på gång, så vi har slutat försöka",
+    KNOWN_UNDELIVERABLE: "adressen gick inte att leverera till tidigare, så inget nytt försök görs",
 }
 
 

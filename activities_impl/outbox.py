@@ -26,6 +26,7 @@ from temporalio import activity
 
 from activities_impl.mail_failures import (
     INVALID_ADDRESS,
+    KNOWN_UNDELIVERABLE,
     NOT_COMPOSABLE,
     UndeliverableMail,
     deferred_reason,
@@ -104,15 +105,18 @@ class Outbox:
         self.store, self.mailer, self.sender, self.lease_seconds = store, mailer, sender, lease_seconds
         self.recipient_attempts = recipient_attempts  # tries for a recipient the server keeps putting off
 
-    async def send(self, envelopes: list[Envelope]) -> int:
-        """Store then deliver; returns how many were delivered by this call."""
+    async def send(self, envelopes: list[Envelope], known_undeliverable: frozenset[str] = frozenset()) -> int:
+        """Store then deliver; returns how many were delivered by this call.
+
+        Messages to an address in `known_undeliverable` (refused before, see `Store.undeliverable_addresses`)
+        are marked failed at once: the server said no already, and the organiser has been told."""
         if not envelopes:
             return 0
         keys = await asyncio.to_thread(self.store.enqueue, [e.row() for e in envelopes])
         delivered, held = 0, []
         for key in keys:
             try:
-                delivered += await self.deliver(key)
+                delivered += await self.deliver(key, known_undeliverable)
             except ClaimHeld as exc:
                 held.append(exc)
         if held:  # the rest went out; fail this attempt so the retry takes the held ones over after the lease
@@ -126,11 +130,13 @@ class Outbox:
         """Those of the envelopes' messages that could not be delivered (by this call or an earlier attempt)."""
         return self.store.failed_messages(dict.fromkeys(e.key for e in envelopes))
 
-    async def deliver(self, key: str) -> int:
+    async def deliver(self, key: str, known_undeliverable: frozenset[str] = frozenset()) -> int:
         now = datetime.now(timezone.utc)
         row = await asyncio.to_thread(self.store.claim, key, now, self.lease_seconds)
         if row is None:
             return 0
+        if row.recipient in known_undeliverable:
+            return await self._fail(row, reason(KNOWN_UNDELIVERABLE))
         try:
             message = compose(row, self.sender)
         except UndeliverableMail as exc:

@@ -458,6 +458,14 @@ class Store:
                                                            OutboxMessage.status == "failed")
                                .order_by(OutboxMessage.id)))
 
+    def undeliverable_addresses(self, activity_id: str, codes: Iterable[str]) -> frozenset[str]:
+        """The activity's recipients that a message failed to for one of the reason `codes` (the address itself)."""
+        with self.session() as s:
+            rows = s.exec(select(OutboxMessage.recipient, OutboxMessage.error)
+                          .where(OutboxMessage.activity_id == activity_id, OutboxMessage.status == "failed"))
+            wanted = set(codes)
+            return frozenset(r for r, error in rows if r and (error or "").partition(":")[0] in wanted)
+
     def undeliverable(self, activity_id: str) -> list[OutboxMessage]:
         """The activity's e-mails that could not be delivered, oldest first."""
         with self.session() as s:

@@ -39,11 +39,13 @@ async def test_a_refused_address_in_the_confirmation_and_announcement_does_not_s
     assert "fel@skola.test: mottagarens e-postserver känner inte till adressen (550" in text(notice)
     assert notice["Subject"] == f"Mejl kom inte fram: {plan.title}"
 
-    await lab.advance_to(plan.registration.deadline + timedelta(seconds=1))  # the announcement: refused again
+    await lab.advance_to(plan.registration.deadline + timedelta(seconds=1))  # the announcement
     status = await lab.service.status(plan.id)
     assert status.phase is Phase.CONFIRMED
     assert sorted(m["To"] for m in lab.mails("confirmed")) == ["p0@skola.test", "p2@skola.test"]
-    assert len(notices(lab, plan)) == 2
+    assert len(notices(lab, plan)) == 1  # refused before: not tried again, the organiser not told again
+    assert [m.error.partition(":")[0] for m in lab.store.undeliverable(plan.id)] == [
+        "recipient_refused", "known_undeliverable"]  # the announcement was not even offered to the server
 
     result = await handle.result()  # sessions, surveys, report and anonymisation all go on
     assert result.phase is Phase.ANONYMISED
