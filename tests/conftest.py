@@ -208,8 +208,20 @@ class Lab:
 
 
 @pytest.fixture
-async def lab(time_env, store, mailer, settings) -> AsyncIterator[Lab]:
-    lab = Lab(time_env, store, mailer, settings)
+def sqlite_store(tmp_path) -> Iterator[Store]:
+    """A migrated SQLite store with the reference data: what workflow tests need (the workflow never sees SQL;
+    the store's own tests run on both backends through `store`)."""
+    store = Store(f"sqlite:///{tmp_path}/runflow.db")
+    store.migrate()
+    store.seed_reference(default_reference())
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+async def lab(time_env, sqlite_store, mailer, settings) -> AsyncIterator[Lab]:
+    """A worker and the service on the time-skipping server, with a SQLite store: each workflow test runs once."""
+    lab = Lab(time_env, sqlite_store, mailer, settings)
     async with lab.worker():
         yield lab
 

@@ -41,13 +41,6 @@ async def opened(lab, make_plan, **changes):
     return plan
 
 
-@pytest.fixture
-def sqlite_store(tmp_path) -> Store:
-    store = Store(f"sqlite:///{tmp_path}/runflow.db")
-    store.migrate()
-    return store
-
-
 # -- headers -----------------------------------------------------------------
 async def test_every_response_carries_the_security_headers_errors_included(sqlite_store):
     app = create_app(sqlite_store, codec=EncryptionCodec({"k1": b"1" * 32}, "k1"), codec_token="t",

@@ -54,7 +54,6 @@ async def run_lengths(client, handle) -> list[int]:
     return lengths
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # minutes of bulk mail: one backend
 async def test_2000_participants_complete_with_every_run_under_the_event_limit(lab, make_plan):
     plan = make_plan(await lab.now(), places=1800, min_participants=100)
     handle = await lab.service.start(plan)
