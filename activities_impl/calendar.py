@@ -5,14 +5,15 @@ session. Each session keeps the same UID in every plan version, and SEQUENCE
 follows the stored plan version, so a calendar client updates (postponement)
 or removes (METHOD:CANCEL) the event it already has instead of adding a new
 one; a file for one person never has a lower SEQUENCE than one they already got
-(`person_sequence`), so withdrawing and registering again works too. The output depends only on the arguments (DTSTAMP is `stamp`, or now).
+(`person_sequence`), so withdrawing and registering again works too. The
+output depends only on the arguments (DTSTAMP is `stamp`, or now).
 
 `location_text` is the Swedish place description, also used by the e-mails.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from icalendar import Calendar, Event, vCalAddress
 
@@ -64,9 +65,15 @@ def _description(plan: ActivityPlan, session: SessionPlan) -> str:
     return "\n\n".join(lines)
 
 
-def build_calendar(plan: ActivityPlan, version: int, *, method: str = "PUBLISH",
-                   session_nos: list[int] | None = None, stamp: datetime | None = None,
-                   sequence: int | None = None) -> bytes:
+def build_calendar(
+    plan: ActivityPlan,
+    version: int,
+    *,
+    method: str = "PUBLISH",
+    session_nos: list[int] | None = None,
+    stamp: datetime | None = None,
+    sequence: int | None = None,
+) -> bytes:
     """The iCalendar file for the plan's sessions (all, or only `session_nos`, 1-based).
 
     `version` is the stored plan version: SEQUENCE is `version - 1`, and for
@@ -84,7 +91,7 @@ def build_calendar(plan: ActivityPlan, version: int, *, method: str = "PUBLISH",
     if unknown:
         raise ValueError(f"no session {unknown} in plan {plan.id!r} (it has 1..{len(numbered)})")
     cancel = method == "CANCEL"
-    stamp = (stamp or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -96,8 +103,8 @@ def build_calendar(plan: ActivityPlan, version: int, *, method: str = "PUBLISH",
         event.add("uid", session_uid(plan.id, no))
         event.add("sequence", sequence if sequence is not None else (version if cancel else version - 1))
         event.add("dtstamp", stamp)
-        event.add("dtstart", session.start.astimezone(timezone.utc))
-        event.add("dtend", session.end.astimezone(timezone.utc))
+        event.add("dtstart", session.start.astimezone(UTC))
+        event.add("dtend", session.end.astimezone(UTC))
         event.add("summary", _summary(plan, no, session))
         event.add("location", location_text(session))
         if session.location is Location.DIGITAL and session.link:

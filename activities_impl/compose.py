@@ -11,16 +11,35 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 WEEKDAYS = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
-MONTHS = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-          "november", "december"]
+MONTHS = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
 FORMAT_NAMES = {
-    "course": "en kurs", "seminar_series": "en seminarieserie", "network_meeting": "en nätverksträff",
-    "webinar": "ett webbinarium", "conference": "en konferens", "theme_day": "en temadag",
+    "course": "en kurs",
+    "seminar_series": "en seminarieserie",
+    "network_meeting": "en nätverksträff",
+    "webinar": "ett webbinarium",
+    "conference": "en konferens",
+    "theme_day": "en temadag",
     "supervisor_training": "en handledarutbildning",
 }
 SURVEY_TITLES = {
     "final": ("Slututvärdering", "Nu är aktiviteten avslutad. Berätta vad du tar med dig i en kort slututvärdering."),
-    "follow-up": ("Uppföljning", "Det har gått en tid sedan aktiviteten. Vad har du kunnat sprida och använda i din egen organisation?"),
+    "follow-up": (
+        "Uppföljning",
+        "Det har gått en tid sedan aktiviteten. Vad har du kunnat sprida och använda i din egen organisation?",
+    ),
 }
 
 
@@ -60,8 +79,13 @@ class Composer:
     def __init__(self, web_base_url: str, secret: str):
         self.web_base_url = web_base_url.rstrip("/")
         self.secret = secret
-        self.env = Environment(loader=PackageLoader("activities_impl", "templates"), undefined=StrictUndefined,
-                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+        self.env = Environment(
+            loader=PackageLoader("activities_impl", "templates"),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     def render(self, template: str, **context) -> tuple[str, str]:
         text = self.env.get_template(f"{template}.txt.j2").render(**context)

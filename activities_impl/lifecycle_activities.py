@@ -42,11 +42,18 @@ from domain.tables import Participant, Registration
 ICS = "text/calendar; method="
 UNDELIVERABLE = "undeliverable"
 MAILING_NAMES = {  # what the organiser's notice calls the mailing
-    "invitation": "inbjudan", "deadline-reminder": "påminnelse om anmälan", "registration": "anmälningsbekräftelse",
-    "withdrawal": "bekräftelse på avanmälan", "promoted": "besked om plats från reservlistan",
-    "low-enrolment": "besked om för få anmälda", "confirmed": "besked om att aktiviteten blir av",
-    "cancelled": "besked om inställd aktivitet", "postponed": "besked om nya datum",
-    "session-reminder": "påminnelse inför träff", "survey": "enkät", "survey-reminder": "påminnelse om enkät",
+    "invitation": "inbjudan",
+    "deadline-reminder": "påminnelse om anmälan",
+    "registration": "anmälningsbekräftelse",
+    "withdrawal": "bekräftelse på avanmälan",
+    "promoted": "besked om plats från reservlistan",
+    "low-enrolment": "besked om för få anmälda",
+    "confirmed": "besked om att aktiviteten blir av",
+    "cancelled": "besked om inställd aktivitet",
+    "postponed": "besked om nya datum",
+    "session-reminder": "påminnelse inför träff",
+    "survey": "enkät",
+    "survey-reminder": "påminnelse om enkät",
     "report": "slutrapport",
 }
 
@@ -71,25 +78,47 @@ class LifecycleActivities:
             ],
         }
 
-    def _calendar(self, plan: ActivityPlan, version: int, method: str = "PUBLISH",
-                  session_nos: list[int] | None = None, sequence: int | None = None) -> Attachment:
+    def _calendar(
+        self,
+        plan: ActivityPlan,
+        version: int,
+        method: str = "PUBLISH",
+        session_nos: list[int] | None = None,
+        sequence: int | None = None,
+    ) -> Attachment:
         data = ics.build_calendar(plan, version, method=method, session_nos=session_nos, sequence=sequence)
         return Attachment(f"{plan.id}.ics", ICS + method, data)
 
     async def _calendars_sent(self, plan: ActivityPlan, people: list[Participant]) -> dict[str, int]:
         return await asyncio.to_thread(self.store.calendars_sent, plan.id, [p.email for p in people if p.email])
 
-    def _person_calendar(self, plan: ActivityPlan, version: int, person: Participant, sent: dict[str, int],
-                         method: str = "PUBLISH") -> Attachment:
+    def _person_calendar(
+        self, plan: ActivityPlan, version: int, person: Participant, sent: dict[str, int], method: str = "PUBLISH"
+    ) -> Attachment:
         """The person's own calendar file: newer (SEQUENCE) than every file they already got."""
         count = sent.get(person.email or "", 0)
         return self._calendar(plan, version, method, sequence=ics.person_sequence(version, method, count))
 
-    def _mail(self, plan: ActivityPlan, key: str, purpose: str, recipient: str, template: str,
-              attachments: list[Attachment] | None = None, **context) -> Envelope:
+    def _mail(
+        self,
+        plan: ActivityPlan,
+        key: str,
+        purpose: str,
+        recipient: str,
+        template: str,
+        attachments: list[Attachment] | None = None,
+        **context,
+    ) -> Envelope:
         subject, body = self.composer.render(template, **self._context(plan), **context)
-        return Envelope(key=key, activity_id=plan.id, purpose=purpose, recipient=recipient, subject=subject,
-                        body=body, attachments=attachments or [])
+        return Envelope(
+            key=key,
+            activity_id=plan.id,
+            purpose=purpose,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            attachments=attachments or [],
+        )
 
     async def _send(self, plan: ActivityPlan, envelopes: list[Envelope]) -> int:
         """Send a mailing; when some of it can never be delivered, tell the organiser in one e-mail.
@@ -99,15 +128,25 @@ class LifecycleActivities:
         known = await asyncio.to_thread(self.store.undeliverable_addresses, plan.id, ADDRESS_FAULTS)
         delivered = await self.outbox.send(envelopes, known)
         if envelopes and envelopes[0].purpose != UNDELIVERABLE:
-            failed = [f for f in await asyncio.to_thread(self.outbox.undeliverable, envelopes)
-                      if f.recipient not in known]
+            failed = [
+                f for f in await asyncio.to_thread(self.outbox.undeliverable, envelopes) if f.recipient not in known
+            ]
             if failed:
                 mailing = MAILING_NAMES.get(envelopes[0].purpose, envelopes[0].purpose)
                 digest = hashlib.sha256("|".join(sorted(f.key for f in failed)).encode()).hexdigest()[:16]
-                await self.outbox.send([self._mail(
-                    plan, f"{plan.id}|{UNDELIVERABLE}|{envelopes[0].purpose}|{digest}", UNDELIVERABLE,
-                    plan.organiser_email, "undeliverable", mailing=mailing,
-                    failed=[{"recipient": f.recipient, "reason": reason_in_swedish(f.error)} for f in failed])])
+                await self.outbox.send(
+                    [
+                        self._mail(
+                            plan,
+                            f"{plan.id}|{UNDELIVERABLE}|{envelopes[0].purpose}|{digest}",
+                            UNDELIVERABLE,
+                            plan.organiser_email,
+                            "undeliverable",
+                            mailing=mailing,
+                            failed=[{"recipient": f.recipient, "reason": reason_in_swedish(f.error)} for f in failed],
+                        )
+                    ]
+                )
         return delivered
 
     async def _registrations(self, activity_id: str, ids: list[str]) -> list[tuple[Registration, Participant]]:
@@ -131,15 +170,13 @@ class LifecycleActivities:
     @permanent_failures
     async def send_deadline_reminder(self, reminder: DeadlineReminder) -> int:
         plan = await self._plan(reminder)
-        return await self._to_contacts(plan, "deadline-reminder", "deadline_reminder",
-                                       reminder.due.isoformat())
+        return await self._to_contacts(plan, "deadline-reminder", "deadline_reminder", reminder.due.isoformat())
 
     async def _to_contacts(self, plan: ActivityPlan, purpose: str, template: str, occasion: str) -> int:
         organisations = plan.invited_organisations(await asyncio.to_thread(self.store.organisation_ids))
         contacts = await asyncio.to_thread(self.store.contacts, organisations, plan.target_groups)
         envelopes = [
-            self._mail(plan, f"{plan.id}|{purpose}|c{c.id}|{occasion}", purpose, c.email, template)
-            for c in contacts
+            self._mail(plan, f"{plan.id}|{purpose}|c{c.id}|{occasion}", purpose, c.email, template) for c in contacts
         ]
         await self._send(plan, envelopes)
         return len(envelopes)
@@ -148,9 +185,14 @@ class LifecycleActivities:
     @permanent_failures
     async def record_registration(self, record: RegistrationRecord) -> None:
         await asyncio.to_thread(
-            self.store.record_registration, registration_id=record.registration_id, activity_id=record.activity_id,
-            participant_id=record.participant_id, status=record.status.value, team_size=record.team_size,
-            seq=record.seq)
+            self.store.record_registration,
+            registration_id=record.registration_id,
+            activity_id=record.activity_id,
+            participant_id=record.participant_id,
+            status=record.status.value,
+            team_size=record.team_size,
+            seq=record.seq,
+        )
         plan = await self._plan(record)
         found = await self._registrations(record.activity_id, [record.registration_id])
         if not found:
@@ -158,12 +200,25 @@ class LifecycleActivities:
         [(registration, participant)] = found
         confirmed = record.status is SeatStatus.CONFIRMED
         sent = await self._calendars_sent(plan, [participant]) if confirmed else {}
-        await self._send(plan, [self._mail(
-            plan, f"{plan.id}|registration|{record.registration_id}", "registration", participant.email,
-            "registration_confirmed" if confirmed else "registration_waitlisted",
-            attachments=[self._person_calendar(plan, record.plan_version, participant, sent)] if confirmed else [],
-            participant=participant, team_size=record.team_size, position=record.waitlist_position,
-            withdraw_url=self.composer.withdraw_url(record.registration_id))])
+        await self._send(
+            plan,
+            [
+                self._mail(
+                    plan,
+                    f"{plan.id}|registration|{record.registration_id}",
+                    "registration",
+                    participant.email,
+                    "registration_confirmed" if confirmed else "registration_waitlisted",
+                    attachments=[self._person_calendar(plan, record.plan_version, participant, sent)]
+                    if confirmed
+                    else [],
+                    participant=participant,
+                    team_size=record.team_size,
+                    position=record.waitlist_position,
+                    withdraw_url=self.composer.withdraw_url(record.registration_id),
+                )
+            ],
+        )
 
     @activity.defn(name="record_withdrawal")
     @permanent_failures
@@ -177,16 +232,30 @@ class LifecycleActivities:
         sent = await self._calendars_sent(plan, [p for _, p in withdrawn + promoted])
         for registration, participant in withdrawn:
             # The calendar file removes the sessions from the person's calendar (same UIDs, higher SEQUENCE).
-            envelopes.append(self._mail(
-                plan, f"{plan.id}|withdrawal|{registration.id}", "withdrawal", participant.email,
-                "withdrawal_confirmed", participant=participant,
-                attachments=[self._person_calendar(plan, record.plan_version, participant, sent, "CANCEL")]))
+            envelopes.append(
+                self._mail(
+                    plan,
+                    f"{plan.id}|withdrawal|{registration.id}",
+                    "withdrawal",
+                    participant.email,
+                    "withdrawal_confirmed",
+                    participant=participant,
+                    attachments=[self._person_calendar(plan, record.plan_version, participant, sent, "CANCEL")],
+                )
+            )
         for registration, participant in promoted:
-            envelopes.append(self._mail(
-                plan, f"{plan.id}|promoted|{registration.id}", "promoted", participant.email, "promoted",
-                attachments=[self._person_calendar(plan, record.plan_version, participant, sent)],
-                participant=participant,
-                withdraw_url=self.composer.withdraw_url(registration.id)))
+            envelopes.append(
+                self._mail(
+                    plan,
+                    f"{plan.id}|promoted|{registration.id}",
+                    "promoted",
+                    participant.email,
+                    "promoted",
+                    attachments=[self._person_calendar(plan, record.plan_version, participant, sent)],
+                    participant=participant,
+                    withdraw_url=self.composer.withdraw_url(registration.id),
+                )
+            )
         await self._send(plan, envelopes)
 
     # -- deciding --------------------------------------------------------
@@ -195,18 +264,34 @@ class LifecycleActivities:
     async def record_decision(self, record: DecisionRecord) -> None:
         d = record.decision
         await asyncio.to_thread(
-            self.store.audit, key=f"{record.activity_id}|{record.key}", activity_id=record.activity_id, at=d.at,
-            kind=d.kind, by=d.by.value, reason=d.reason,
-            details={"confirmed": d.confirmed, "min_participants": d.min_participants})
+            self.store.audit,
+            key=f"{record.activity_id}|{record.key}",
+            activity_id=record.activity_id,
+            at=d.at,
+            kind=d.kind,
+            by=d.by.value,
+            reason=d.reason,
+            details={"confirmed": d.confirmed, "min_participants": d.min_participants},
+        )
 
     @activity.defn(name="notify_low_enrolment")
     @permanent_failures
     async def notify_low_enrolment(self, notice: LowEnrolmentNotice) -> None:
         plan = await self._plan(notice)
-        await self._send(plan, [self._mail(
-            plan, f"{plan.id}|low-enrolment|organiser|v{notice.plan_version}|{notice.grace_until.isoformat()}",
-            "low-enrolment", plan.organiser_email, "low_enrolment", confirmed=notice.confirmed,
-            grace_until=when(notice.grace_until))])
+        await self._send(
+            plan,
+            [
+                self._mail(
+                    plan,
+                    f"{plan.id}|low-enrolment|organiser|v{notice.plan_version}|{notice.grace_until.isoformat()}",
+                    "low-enrolment",
+                    plan.organiser_email,
+                    "low_enrolment",
+                    confirmed=notice.confirmed,
+                    grace_until=when(notice.grace_until),
+                )
+            ],
+        )
 
     @activity.defn(name="announce")
     @permanent_failures
@@ -215,11 +300,15 @@ class LifecycleActivities:
         plan = await self._plan(announcement)
         kind = announcement.kind
         if kind is AnnouncementKind.CANCELLED:
-            await asyncio.to_thread(self.store.set_registration_status,
-                                    announcement.confirmed_ids + announcement.waitlisted_ids, SeatStatus.CANCELLED)
+            await asyncio.to_thread(
+                self.store.set_registration_status,
+                announcement.confirmed_ids + announcement.waitlisted_ids,
+                SeatStatus.CANCELLED,
+            )
         else:
-            await asyncio.to_thread(self.store.set_registration_status, announcement.confirmed_ids,
-                                    SeatStatus.CONFIRMED)
+            await asyncio.to_thread(
+                self.store.set_registration_status, announcement.confirmed_ids, SeatStatus.CONFIRMED
+            )
         method = "CANCEL" if kind is AnnouncementKind.CANCELLED else "PUBLISH"
         waitlisted = set(announcement.waitlisted_ids)
         ids = announcement.confirmed_ids + ([] if kind is AnnouncementKind.CONFIRMED else announcement.waitlisted_ids)
@@ -228,13 +317,23 @@ class LifecycleActivities:
         sent = await self._calendars_sent(plan, [p for _, p in told])
         for registration, participant in told:
             on_list = registration.id in waitlisted
-            attach = [] if on_list else [self._person_calendar(plan, announcement.plan_version, participant, sent,
-                                                               method)]
-            envelopes.append(self._mail(
-                plan, f"{plan.id}|{kind.value}|{registration.id}|v{announcement.plan_version}", kind.value,
-                participant.email, f"activity_{kind.value}", attachments=attach, participant=participant,
-                waitlisted=on_list, low_enrolment=announcement.low_enrolment,
-                withdraw_url=self.composer.withdraw_url(registration.id)))
+            attach = (
+                [] if on_list else [self._person_calendar(plan, announcement.plan_version, participant, sent, method)]
+            )
+            envelopes.append(
+                self._mail(
+                    plan,
+                    f"{plan.id}|{kind.value}|{registration.id}|v{announcement.plan_version}",
+                    kind.value,
+                    participant.email,
+                    f"activity_{kind.value}",
+                    attachments=attach,
+                    participant=participant,
+                    waitlisted=on_list,
+                    low_enrolment=announcement.low_enrolment,
+                    withdraw_url=self.composer.withdraw_url(registration.id),
+                )
+            )
         await self._send(plan, envelopes)
         return len(envelopes)
 
@@ -244,14 +343,26 @@ class LifecycleActivities:
     async def send_session_reminder(self, reminder: SessionReminder) -> int:
         plan = await self._plan(reminder)
         session = plan.sessions[reminder.session_no - 1]
-        info = {"no": reminder.session_no, "when": when(session.start, session.end),
-                "where": ics.location_text(session)}
+        info = {
+            "no": reminder.session_no,
+            "when": when(session.start, session.end),
+            "where": ics.location_text(session),
+        }
         people = await asyncio.to_thread(self.store.participants, reminder.participant_ids)
         calendar = self._calendar(plan, reminder.plan_version, session_nos=[reminder.session_no])
         envelopes = [
-            self._mail(plan, f"{plan.id}|session-reminder|p{p.id}|s{reminder.session_no}", "session-reminder",
-                       p.email, "session_reminder", attachments=[calendar], participant=p, session=info)
-            for p in people if p.email
+            self._mail(
+                plan,
+                f"{plan.id}|session-reminder|p{p.id}|s{reminder.session_no}",
+                "session-reminder",
+                p.email,
+                "session_reminder",
+                attachments=[calendar],
+                participant=p,
+                session=info,
+            )
+            for p in people
+            if p.email
         ]
         await self._send(plan, envelopes)
         return len(envelopes)
@@ -259,15 +370,22 @@ class LifecycleActivities:
     @activity.defn(name="record_attendance")
     @permanent_failures
     async def record_attendance(self, record: AttendanceRecord) -> int:
-        return await asyncio.to_thread(self.store.record_attendance, record.activity_id, record.session_no,
-                                       record.participant_ids)
+        return await asyncio.to_thread(
+            self.store.record_attendance, record.activity_id, record.session_no, record.participant_ids
+        )
 
     @activity.defn(name="send_survey")
     @permanent_failures
     async def send_survey(self, send: SurveySend) -> int:
         plan = await self._plan(send)
-        invitations = await asyncio.to_thread(self.store.create_survey_invitations, plan.id, send.survey,
-                                              send.participant_ids, send.sent_at, send.closes_at)
+        invitations = await asyncio.to_thread(
+            self.store.create_survey_invitations,
+            plan.id,
+            send.survey,
+            send.participant_ids,
+            send.sent_at,
+            send.closes_at,
+        )
         return await self._survey_mails(plan, send.survey, invitations, "survey", "survey_invitation")
 
     @activity.defn(name="remind_survey")
@@ -281,15 +399,28 @@ class LifecycleActivities:
         return sent
 
     async def _survey_mails(self, plan: ActivityPlan, survey: str, invitations, purpose: str, template: str) -> int:
-        people = {p.id: p for p in await asyncio.to_thread(
-            self.store.participants, [i.participant_id for i in invitations if i.participant_id])}
+        people = {
+            p.id: p
+            for p in await asyncio.to_thread(
+                self.store.participants, [i.participant_id for i in invitations if i.participant_id]
+            )
+        }
         title, intro = survey_text(survey)
         envelopes = [
-            self._mail(plan, f"{plan.id}|{purpose}|p{i.participant_id}|{survey}", purpose,
-                       people[i.participant_id].email, template, participant=people[i.participant_id],
-                       survey_title=title, survey_intro=intro, survey_url=self.composer.survey_url(i.token),
-                       closes=when(i.closes_at))
-            for i in invitations if i.participant_id in people and people[i.participant_id].email
+            self._mail(
+                plan,
+                f"{plan.id}|{purpose}|p{i.participant_id}|{survey}",
+                purpose,
+                people[i.participant_id].email,
+                template,
+                participant=people[i.participant_id],
+                survey_title=title,
+                survey_intro=intro,
+                survey_url=self.composer.survey_url(i.token),
+                closes=when(i.closes_at),
+            )
+            for i in invitations
+            if i.participant_id in people and people[i.participant_id].email
         ]
         await self._send(plan, envelopes)
         return len(envelopes)
@@ -307,8 +438,9 @@ class LifecycleActivities:
     async def send_report(self, ref: PlanRef) -> None:
         report = await asyncio.to_thread(self.store.report, ref.activity_id)
         if report is None:
-            report = await asyncio.to_thread(self.store.save_report,
-                                             await asyncio.to_thread(reports.build_report, self.store, ref.activity_id))
+            report = await asyncio.to_thread(
+                self.store.save_report, await asyncio.to_thread(reports.build_report, self.store, ref.activity_id)
+            )
         plan = await self._plan(ref)
         summary = json.loads(report.summary_json)
         attachments = [
@@ -317,9 +449,21 @@ class LifecycleActivities:
             Attachment(f"{plan.id}-deltagare.png", "image/png", report.chart_png),
         ]
         anonymise_at = report.created_at + plan.retention
-        await self._send(plan, [self._mail(
-            plan, f"{plan.id}|report|organiser", "report", plan.organiser_email, "report",
-            attachments=attachments, summary=_summary_counts(summary), anonymise_at=when(anonymise_at))])
+        await self._send(
+            plan,
+            [
+                self._mail(
+                    plan,
+                    f"{plan.id}|report|organiser",
+                    "report",
+                    plan.organiser_email,
+                    "report",
+                    attachments=attachments,
+                    summary=_summary_counts(summary),
+                    anonymise_at=when(anonymise_at),
+                )
+            ],
+        )
 
     @activity.defn(name="anonymise")
     async def anonymise(self, ref: PlanRef) -> int:
@@ -331,12 +475,28 @@ class LifecycleActivities:
         return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id, keep_free_text)
 
     def all(self) -> list:
-        return [self.make_plan_current, self.send_invitation, self.send_deadline_reminder, self.record_registration,
-                self.record_withdrawal, self.record_decision, self.notify_low_enrolment, self.announce,
-                self.send_session_reminder, self.record_attendance, self.send_survey, self.remind_survey,
-                self.close_survey, self.send_report, self.anonymise]
+        return [
+            self.make_plan_current,
+            self.send_invitation,
+            self.send_deadline_reminder,
+            self.record_registration,
+            self.record_withdrawal,
+            self.record_decision,
+            self.notify_low_enrolment,
+            self.announce,
+            self.send_session_reminder,
+            self.record_attendance,
+            self.send_survey,
+            self.remind_survey,
+            self.close_survey,
+            self.send_report,
+            self.anonymise,
+        ]
 
 
 def _summary_counts(summary: dict) -> dict:
-    return {"confirmed": summary.get("confirmed", 0), "answers": summary.get("answers", 0),
-            "invited": summary.get("invited", 0)}
+    return {
+        "confirmed": summary.get("confirmed", 0),
+        "answers": summary.get("answers", 0),
+        "invited": summary.get("invited", 0),
+    }

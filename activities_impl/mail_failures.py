@@ -43,6 +43,8 @@ def reason_in_swedish(text: str | None) -> str:
     code, _, detail = (text or "").partition(": ")
     swedish = REASONS.get(code, "okänt fel")
     return f"{swedish} ({detail})" if detail else swedish
+
+
 MAX_REASON = 200
 
 

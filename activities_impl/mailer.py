@@ -13,14 +13,29 @@ class Mailer(Protocol):
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, username: str | None = None, password: str | None = None,
-                 starttls: bool = False, timeout: float = 30):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 30,
+    ):
         self.host, self.port = host, port
         self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
 
     async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(message, hostname=self.host, port=self.port, username=self.username,
-                              password=self.password, start_tls=self.starttls, timeout=self.timeout)
+        await aiosmtplib.send(
+            message,
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            start_tls=self.starttls,
+            timeout=self.timeout,
+        )
 
 
 class MemoryMailer:
@@ -38,8 +53,9 @@ class MemoryMailer:
             raise ConnectionError("SMTP server unavailable (simulated)")
         to = str(message["To"])
         if to.lower() in self.refuse:
-            raise aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(
-                550, f"5.1.1 <{to}>: Recipient address rejected: User unknown", to)])
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(550, f"5.1.1 <{to}>: Recipient address rejected: User unknown", to)]
+            )
         self.sent.append(message)
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -18,9 +18,8 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
-
 
 from temporalio import activity
 
@@ -58,12 +57,18 @@ class Envelope:
 
     def row(self) -> OutboxMessage:
         return OutboxMessage(
-            key=self.key, activity_id=self.activity_id, purpose=self.purpose, recipient=self.recipient,
-            subject=self.subject, body=self.body,
-            attachments_json=json.dumps([
-                {"filename": a.filename, "content_type": a.content_type, "data": base64.b64encode(a.data).decode()}
-                for a in self.attachments
-            ]),
+            key=self.key,
+            activity_id=self.activity_id,
+            purpose=self.purpose,
+            recipient=self.recipient,
+            subject=self.subject,
+            body=self.body,
+            attachments_json=json.dumps(
+                [
+                    {"filename": a.filename, "content_type": a.content_type, "data": base64.b64encode(a.data).decode()}
+                    for a in self.attachments
+                ]
+            ),
         )
 
 
@@ -94,14 +99,16 @@ def to_email(row: OutboxMessage, sender: str) -> EmailMessage:
         params = {}
         if "method=" in item["content_type"]:
             params["method"] = item["content_type"].split("method=")[1]
-        message.add_attachment(base64.b64decode(item["data"]), maintype=maintype, subtype=subtype,
-                               filename=item["filename"], params=params)
+        message.add_attachment(
+            base64.b64decode(item["data"]), maintype=maintype, subtype=subtype, filename=item["filename"], params=params
+        )
     return message
 
 
 class Outbox:
-    def __init__(self, store: Store, mailer: Mailer, sender: str, lease_seconds: float = 60,
-                 recipient_attempts: int = 10):
+    def __init__(
+        self, store: Store, mailer: Mailer, sender: str, lease_seconds: float = 60, recipient_attempts: int = 10
+    ):
         self.store, self.mailer, self.sender, self.lease_seconds = store, mailer, sender, lease_seconds
         self.recipient_attempts = recipient_attempts  # tries for a recipient the server keeps putting off
 
@@ -122,8 +129,9 @@ class Outbox:
         if held:  # the rest went out; fail this attempt so the retry takes the held ones over after the lease
             raise ClaimHeld(f"{len(held)} e-mail(s) held by another attempt: {held[0]}")
         if activity.in_activity():
-            activity.logger.info("E-mails: %d queued, %d delivered now", len(keys), delivered,
-                                 extra={"purpose": envelopes[0].purpose})
+            activity.logger.info(
+                "E-mails: %d queued, %d delivered now", len(keys), delivered, extra={"purpose": envelopes[0].purpose}
+            )
         return delivered
 
     def undeliverable(self, envelopes: list[Envelope]) -> list[OutboxMessage]:
@@ -131,7 +139,7 @@ class Outbox:
         return self.store.failed_messages(dict.fromkeys(e.key for e in envelopes))
 
     async def deliver(self, key: str, known_undeliverable: frozenset[str] = frozenset()) -> int:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         row = await asyncio.to_thread(self.store.claim, key, now, self.lease_seconds)
         if row is None:
             return 0
@@ -152,18 +160,23 @@ class Outbox:
             await asyncio.to_thread(self.store.release, key)
             # SMTP errors quote addresses: keep them out of logs and Temporal failures (retried all the same).
             code = getattr(exc, "code", None)
-            raise MailDeliveryError(f"sending a {row.purpose} e-mail (key {key_digest(key)}) failed: "
-                                    f"{type(exc).__name__}" + (f" {code}" if code else "")) from None
-        await asyncio.to_thread(self.store.mark_sent, key, datetime.now(timezone.utc))
+            raise MailDeliveryError(
+                f"sending a {row.purpose} e-mail (key {key_digest(key)}) failed: "
+                f"{type(exc).__name__}" + (f" {code}" if code else "")
+            ) from None
+        await asyncio.to_thread(self.store.mark_sent, key, datetime.now(UTC))
         if activity.in_activity():
             activity.heartbeat(key)
         return 1
 
     async def _fail(self, row: OutboxMessage, reason: str) -> int:
-        await asyncio.to_thread(self.store.mark_failed, row.key, reason, datetime.now(timezone.utc))
+        await asyncio.to_thread(self.store.mark_failed, row.key, reason, datetime.now(UTC))
         if activity.in_activity():
-            activity.logger.warning("E-mail undeliverable, not retried: %s", reason,
-                                    extra={"purpose": row.purpose, "key": key_digest(row.key)})
+            activity.logger.warning(
+                "E-mail undeliverable, not retried: %s",
+                reason,
+                extra={"purpose": row.purpose, "key": key_digest(row.key)},
+            )
             activity.heartbeat(row.key)
         return 0
 

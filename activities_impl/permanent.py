@@ -35,7 +35,8 @@ def permanent_failures(fn: F) -> F:
         try:
             return await fn(*args, **kwargs)
         except PERMANENT_ERRORS as exc:
-            raise ApplicationError(f"{fn.__name__} cannot succeed: {type(exc).__name__}", type=PERMANENT_FAILURE,
-                                   non_retryable=True) from None
+            raise ApplicationError(
+                f"{fn.__name__} cannot succeed: {type(exc).__name__}", type=PERMANENT_FAILURE, non_retryable=True
+            ) from None
 
     return wrapper  # type: ignore[return-value]

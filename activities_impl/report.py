@@ -29,8 +29,12 @@ from domain.tables import Attendance, Organisation, Participant, Registration, R
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 FORMAT_NAMES = {
-    "course": "kurs", "seminar_series": "seminarieserie", "network_meeting": "nätverksträff",
-    "webinar": "webbinarium", "conference": "konferens", "theme_day": "temadag",
+    "course": "kurs",
+    "seminar_series": "seminarieserie",
+    "network_meeting": "nätverksträff",
+    "webinar": "webbinarium",
+    "conference": "konferens",
+    "theme_day": "temadag",
     "supervisor_training": "handledarutbildning",
 }
 SESSION_SURVEY = re.compile(r"^s(\d+)$")
@@ -129,27 +133,37 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
     invited: Counter[str] = Counter()
     answered: Counter[str] = Counter()
     with store.session() as s:  # counted by the database: an activity may have 100,000 rows of each
-        rows = s.exec(select(Registration.status, Participant.role, Organisation.short_name,
-                             func.sum(Registration.team_size))
-                      .join(Participant, Participant.id == Registration.participant_id)
-                      .join(Organisation, Organisation.id == Participant.organisation_id)
-                      .where(Registration.activity_id == activity_id)
-                      .group_by(Registration.status, Participant.role, Organisation.short_name))
+        rows = s.exec(
+            select(Registration.status, Participant.role, Organisation.short_name, func.sum(Registration.team_size))
+            .join(Participant, Participant.id == Registration.participant_id)
+            .join(Organisation, Organisation.id == Participant.organisation_id)
+            .where(Registration.activity_id == activity_id)
+            .group_by(Registration.status, Participant.role, Organisation.short_name)
+        )
         for status, role, organisation, people in rows:
             people_by_status[status] += people
             if status == SeatStatus.CONFIRMED.value:
                 confirmed_by_org[organisation] += people
                 confirmed_by_role[role] += people
-        for session_no, present in s.exec(select(Attendance.session_no, func.count())
-                                          .where(Attendance.activity_id == activity_id, Attendance.present)
-                                          .group_by(Attendance.session_no)):
+        for session_no, present in s.exec(
+            select(Attendance.session_no, func.count())
+            .where(Attendance.activity_id == activity_id, Attendance.present)
+            .group_by(Attendance.session_no)
+        ):
             attendance[session_no] = present
         for survey, count, answered_count in s.exec(
-                select(SurveyInvitation.survey, func.count(), func.count(SurveyInvitation.answered_at))
-                .where(SurveyInvitation.activity_id == activity_id).group_by(SurveyInvitation.survey)):
+            select(SurveyInvitation.survey, func.count(), func.count(SurveyInvitation.answered_at))
+            .where(SurveyInvitation.activity_id == activity_id)
+            .group_by(SurveyInvitation.survey)
+        ):
             invited[survey], answered[survey] = count, answered_count
-        answers = list(s.exec(select(SurveyAnswer.survey, SurveyAnswer.answers_json)
-                              .where(SurveyAnswer.activity_id == activity_id).order_by(SurveyAnswer.id)))
+        answers = list(
+            s.exec(
+                select(SurveyAnswer.survey, SurveyAnswer.answers_json)
+                .where(SurveyAnswer.activity_id == activity_id)
+                .order_by(SurveyAnswer.id)
+            )
+        )
 
     by_survey: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for survey, answers_json in answers:
@@ -244,8 +258,10 @@ def render_markdown(data: ReportData) -> str:
     ]
     if data.surveys:
         out += ["| Enkät | Inbjudna | Svar | Svarsfrekvens |", "|---|---:|---:|---:|"]
-        out += [f"| {survey_label(s.survey)} | {s.invited} | {s.answered} | {_percent(s.answered, s.invited)} |"
-                for s in data.surveys]
+        out += [
+            f"| {survey_label(s.survey)} | {s.invited} | {s.answered} | {_percent(s.answered, s.invited)} |"
+            for s in data.surveys
+        ]
     else:
         out.append("Inga enkäter har skickats.")
     out += ["", "## Utvärdering", ""]
@@ -348,5 +364,10 @@ def summary(data: ReportData) -> dict[str, Any]:
 def build_report(store: Store, activity_id: str) -> Report:
     """The rendered report of `activity_id` as a Report row (not saved: see `Store.save_report`)."""
     data = collect_report_data(store, activity_id)
-    return Report(activity_id=activity_id, markdown=render_markdown(data), csv=render_csv(data),
-                  chart_png=render_chart(data), summary_json=json.dumps(summary(data), ensure_ascii=False))
+    return Report(
+        activity_id=activity_id,
+        markdown=render_markdown(data),
+        csv=render_csv(data),
+        chart_png=render_chart(data),
+        summary_json=json.dumps(summary(data), ensure_ascii=False),
+    )

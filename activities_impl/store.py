@@ -7,13 +7,14 @@ does not write twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import event, func, text
@@ -43,7 +44,6 @@ from domain.tables import (
 )
 from migrations import alembic_config
 
-
 # Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
 # together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
 # create the same tables and rows.
@@ -63,7 +63,7 @@ class StoreError(Exception):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def make_engine(url: str) -> Engine:
@@ -76,10 +76,10 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                try:  # WAL is a property of the file: whoever gets there first switches it for everyone
+                # WAL is a property of the file: whoever gets there first switches it for everyone; an error means
+                # another process holds the lock, switching it right now.
+                with contextlib.suppress(sqlite3.OperationalError):
                     cursor.execute("PRAGMA journal_mode=WAL")
-                except sqlite3.OperationalError:
-                    pass  # another process holds the lock, switching it right now
             cursor.close()
 
         return engine
@@ -113,15 +113,17 @@ class Store:
         with self.session() as s:
             _schema_lock(s.connection())
             for org in reference.organisations:
-                row = s.get(Organisation, org.id) or Organisation(id=org.id, name=org.name, short_name=org.short_name,
-                                                                   kind=org.kind.value, region=org.region)
+                row = s.get(Organisation, org.id) or Organisation(
+                    id=org.id, name=org.name, short_name=org.short_name, kind=org.kind.value, region=org.region
+                )
                 s.add(row)
             s.flush()
             existing = {(c.organisation_id, c.email, c.target_group) for c in s.exec(select(Contact))}
             for c in reference.contacts:
                 if (c.organisation, c.email, c.target_group) not in existing:
-                    s.add(Contact(organisation_id=c.organisation, target_group=c.target_group, name=c.name,
-                                  email=c.email))
+                    s.add(
+                        Contact(organisation_id=c.organisation, target_group=c.target_group, name=c.name, email=c.email)
+                    )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -154,12 +156,21 @@ class Store:
         with self.session() as s:
             activity = s.get(Activity, plan.id)
             if activity is None:
-                activity = Activity(id=plan.id, title=plan.title, focus_area=plan.focus_area,
-                                    format=plan.format.value, organiser_email=plan.organiser_email)
+                activity = Activity(
+                    id=plan.id,
+                    title=plan.title,
+                    focus_area=plan.focus_area,
+                    format=plan.format.value,
+                    organiser_email=plan.organiser_email,
+                )
                 s.add(activity)
                 s.flush()
-            latest = s.exec(select(func.max(ActivityPlanVersion.version))
-                            .where(ActivityPlanVersion.activity_id == plan.id)).one() or 0
+            latest = (
+                s.exec(
+                    select(func.max(ActivityPlanVersion.version)).where(ActivityPlanVersion.activity_id == plan.id)
+                ).one()
+                or 0
+            )
             version = latest + 1
             s.add(ActivityPlanVersion(activity_id=plan.id, version=version, plan_json=plan.model_dump_json()))
             if make_current:
@@ -181,8 +192,18 @@ class Store:
         activity.organiser_email = plan.organiser_email
         s.add(activity)
         for no, sp in enumerate(plan.sessions, start=1):
-            s.add(ActivitySession(activity_id=plan.id, plan_version=version, session_no=no, start=sp.start,
-                                  end=sp.end, location=sp.location.value, room=sp.room, link=sp.link))
+            s.add(
+                ActivitySession(
+                    activity_id=plan.id,
+                    plan_version=version,
+                    session_no=no,
+                    start=sp.start,
+                    end=sp.end,
+                    location=sp.location.value,
+                    room=sp.room,
+                    link=sp.link,
+                )
+            )
 
     def activity(self, activity_id: str) -> Activity | None:
         with self.session() as s:
@@ -202,35 +223,49 @@ class Store:
             return self._plan(s, activity_id, version)
 
     def _plan(self, s: Session, activity_id: str, version: int) -> ActivityPlan:
-        row = s.exec(select(ActivityPlanVersion).where(ActivityPlanVersion.activity_id == activity_id,
-                                                       ActivityPlanVersion.version == version)).first()
+        row = s.exec(
+            select(ActivityPlanVersion).where(
+                ActivityPlanVersion.activity_id == activity_id, ActivityPlanVersion.version == version
+            )
+        ).first()
         if row is None:
             raise StoreError(f"no plan version {version} for activity {activity_id!r}")
         return ActivityPlan.model_validate_json(row.plan_json)
 
     # -- participants and registrations ---------------------------------
-    def upsert_participant(self, activity_id: str, *, name: str, email: str, organisation_id: str, role: str,
-                           school: str | None = None) -> int:
+    def upsert_participant(
+        self, activity_id: str, *, name: str, email: str, organisation_id: str, role: str, school: str | None = None
+    ) -> int:
         email = email.strip().lower()
         with self.session() as s:
             if s.get(Activity, activity_id) is None:
                 raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity")
             if s.get(Organisation, organisation_id) is None:
                 raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation")
-            row = s.exec(select(Participant).where(Participant.activity_id == activity_id,
-                                                   Participant.email == email)).first()
+            row = s.exec(
+                select(Participant).where(Participant.activity_id == activity_id, Participant.email == email)
+            ).first()
             if row is not None:  # details are kept as first given: a refused re-registration changes nothing
                 return row.id
-            row = Participant(activity_id=activity_id, email=email, name=name, organisation_id=organisation_id,
-                              role=role, school=school)
+            row = Participant(
+                activity_id=activity_id,
+                email=email,
+                name=name,
+                organisation_id=organisation_id,
+                role=role,
+                school=school,
+            )
             s.add(row)
             s.flush()
             return row.id
 
     def participant_by_email(self, activity_id: str, email: str) -> Participant | None:
         with self.session() as s:
-            return s.exec(select(Participant).where(Participant.activity_id == activity_id,
-                                                    Participant.email == email.strip().lower())).first()
+            return s.exec(
+                select(Participant).where(
+                    Participant.activity_id == activity_id, Participant.email == email.strip().lower()
+                )
+            ).first()
 
     def participants(self, ids: Iterable[int]) -> list[Participant]:
         wanted = list(ids)
@@ -241,8 +276,9 @@ class Store:
     def discard_participant_if_unregistered(self, participant_id: int) -> None:
         """Undo `upsert_participant` (and its team) when the workflow refused the registration."""
         with self.session() as s:
-            has_registration = s.exec(select(Registration.id)
-                                      .where(Registration.participant_id == participant_id)).first()
+            has_registration = s.exec(
+                select(Registration.id).where(Registration.participant_id == participant_id)
+            ).first()
             row = s.get(Participant, participant_id)
             if row is not None and has_registration is None:
                 for member in s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)):
@@ -263,24 +299,34 @@ class Store:
 
     def team_members(self, participant_id: int) -> list[str]:
         with self.session() as s:
-            rows = s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)
-                          .order_by(TeamMember.id))
+            rows = s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id).order_by(TeamMember.id))
             return [m.name or "" for m in rows]
 
     def registration(self, registration_id: str) -> tuple[Registration, Participant] | None:
         with self.session() as s:
-            row = s.exec(select(Registration, Participant)
-                         .join(Participant, Participant.id == Registration.participant_id)
-                         .where(Registration.id == registration_id)).first()
+            row = s.exec(
+                select(Registration, Participant)
+                .join(Participant, Participant.id == Registration.participant_id)
+                .where(Registration.id == registration_id)
+            ).first()
             return (row[0], row[1]) if row else None
 
-    def record_registration(self, *, registration_id: str, activity_id: str, participant_id: int, status: str,
-                            team_size: int, seq: int) -> None:
+    def record_registration(
+        self, *, registration_id: str, activity_id: str, participant_id: int, status: str, team_size: int, seq: int
+    ) -> None:
         with self.session() as s:
             row = s.get(Registration, registration_id)
             if row is None:
-                s.add(Registration(id=registration_id, activity_id=activity_id, participant_id=participant_id,
-                                   status=status, team_size=team_size, seq=seq))
+                s.add(
+                    Registration(
+                        id=registration_id,
+                        activity_id=activity_id,
+                        participant_id=participant_id,
+                        status=status,
+                        team_size=team_size,
+                        seq=seq,
+                    )
+                )
 
     def set_registration_status(self, registration_ids: Iterable[str], status: SeatStatus) -> None:
         with self.session() as s:
@@ -290,11 +336,16 @@ class Store:
                     row.status, row.updated_at = status.value, utcnow()
                     s.add(row)
 
-    def registrations(self, activity_id: str, statuses: Iterable[SeatStatus] | None = None,
-                      ids: Iterable[str] | None = None) -> list[tuple[Registration, Participant]]:
+    def registrations(
+        self, activity_id: str, statuses: Iterable[SeatStatus] | None = None, ids: Iterable[str] | None = None
+    ) -> list[tuple[Registration, Participant]]:
         with self.session() as s:
-            query = (select(Registration, Participant).join(Participant, Participant.id == Registration.participant_id)
-                     .where(Registration.activity_id == activity_id).order_by(Registration.seq))
+            query = (
+                select(Registration, Participant)
+                .join(Participant, Participant.id == Registration.participant_id)
+                .where(Registration.activity_id == activity_id)
+                .order_by(Registration.seq)
+            )
             if statuses is not None:
                 query = query.where(Registration.status.in_([st.value for st in statuses]))
             if ids is not None:
@@ -304,13 +355,25 @@ class Store:
     # -- attendance ------------------------------------------------------
     def record_attendance(self, activity_id: str, session_no: int, present: Iterable[int]) -> int:
         with self.session() as s:
-            seen = set(s.exec(select(Attendance.participant_id).where(Attendance.activity_id == activity_id,
-                                                                      Attendance.session_no == session_no)))
+            seen = set(
+                s.exec(
+                    select(Attendance.participant_id).where(
+                        Attendance.activity_id == activity_id, Attendance.session_no == session_no
+                    )
+                )
+            )
             added = 0
             for participant in s.exec(select(Participant).where(Participant.id.in_(list(present)))):
                 if participant.id not in seen and participant.activity_id == activity_id:
-                    s.add(Attendance(activity_id=activity_id, session_no=session_no, participant_id=participant.id,
-                                     organisation_id=participant.organisation_id, role=participant.role))
+                    s.add(
+                        Attendance(
+                            activity_id=activity_id,
+                            session_no=session_no,
+                            participant_id=participant.id,
+                            organisation_id=participant.organisation_id,
+                            role=participant.role,
+                        )
+                    )
                     added += 1
             return added
 
@@ -319,18 +382,31 @@ class Store:
             return list(s.exec(select(Attendance).where(Attendance.activity_id == activity_id)))
 
     # -- surveys ---------------------------------------------------------
-    def create_survey_invitations(self, activity_id: str, survey: str, participant_ids: Iterable[int],
-                                  sent_at: datetime, closes_at: datetime) -> list[SurveyInvitation]:
+    def create_survey_invitations(
+        self, activity_id: str, survey: str, participant_ids: Iterable[int], sent_at: datetime, closes_at: datetime
+    ) -> list[SurveyInvitation]:
         """One invitation (with an unguessable token) per participant; existing ones are returned as they are."""
         with self.session() as s:
-            existing = {i.participant_id: i for i in s.exec(select(SurveyInvitation).where(
-                SurveyInvitation.activity_id == activity_id, SurveyInvitation.survey == survey))}
+            existing = {
+                i.participant_id: i
+                for i in s.exec(
+                    select(SurveyInvitation).where(
+                        SurveyInvitation.activity_id == activity_id, SurveyInvitation.survey == survey
+                    )
+                )
+            }
             out = []
             for pid in participant_ids:
                 invitation = existing.get(pid)
                 if invitation is None:
-                    invitation = SurveyInvitation(activity_id=activity_id, survey=survey, participant_id=pid,
-                                                  token=secrets.token_urlsafe(24), sent_at=sent_at, closes_at=closes_at)
+                    invitation = SurveyInvitation(
+                        activity_id=activity_id,
+                        survey=survey,
+                        participant_id=pid,
+                        token=secrets.token_urlsafe(24),
+                        sent_at=sent_at,
+                        closes_at=closes_at,
+                    )
                     s.add(invitation)
                 out.append(invitation)
             s.flush()
@@ -338,8 +414,11 @@ class Store:
 
     def survey_invitations(self, activity_id: str, survey: str, *, unanswered: bool = False) -> list[SurveyInvitation]:
         with self.session() as s:
-            query = select(SurveyInvitation).where(SurveyInvitation.activity_id == activity_id,
-                                                   SurveyInvitation.survey == survey).order_by(SurveyInvitation.id)
+            query = (
+                select(SurveyInvitation)
+                .where(SurveyInvitation.activity_id == activity_id, SurveyInvitation.survey == survey)
+                .order_by(SurveyInvitation.id)
+            )
             if unanswered:
                 query = query.where(SurveyInvitation.answered_at.is_(None))
             return list(s.exec(query))
@@ -353,8 +432,11 @@ class Store:
 
     def close_survey(self, activity_id: str, survey: str) -> None:
         with self.session() as s:
-            for row in s.exec(select(SurveyInvitation).where(SurveyInvitation.activity_id == activity_id,
-                                                             SurveyInvitation.survey == survey)):
+            for row in s.exec(
+                select(SurveyInvitation).where(
+                    SurveyInvitation.activity_id == activity_id, SurveyInvitation.survey == survey
+                )
+            ):
                 row.closed = True
                 s.add(row)
 
@@ -366,8 +448,9 @@ class Store:
         """Store an answer for a token: once, before the survey closes; the answer is not linked to the person."""
         now = now or utcnow()
         with self.session() as s:
-            invitation = s.exec(select(SurveyInvitation).where(SurveyInvitation.token == token)
-                                .with_for_update()).first()
+            invitation = s.exec(
+                select(SurveyInvitation).where(SurveyInvitation.token == token).with_for_update()
+            ).first()
             if invitation is None:
                 raise StoreError("okänd eller ogiltig enkätlänk", "unknown")
             if invitation.answered_at is not None:
@@ -376,20 +459,25 @@ class Store:
                 raise StoreError("enkäten är stängd", "closed")
             participant = s.get(Participant, invitation.participant_id) if invitation.participant_id else None
             # Both times to the day only: equal to the microsecond, they would tie the answer to its person.
-            day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             invitation.answered_at = day
             s.add(invitation)
-            answer = SurveyAnswer(activity_id=invitation.activity_id, survey=invitation.survey,
-                                  organisation_id=participant.organisation_id if participant else "okänd",
-                                  role=participant.role if participant else "okänd",
-                                  answers_json=json.dumps(answers, ensure_ascii=False), created_at=day)
+            answer = SurveyAnswer(
+                activity_id=invitation.activity_id,
+                survey=invitation.survey,
+                organisation_id=participant.organisation_id if participant else "okänd",
+                role=participant.role if participant else "okänd",
+                answers_json=json.dumps(answers, ensure_ascii=False),
+                created_at=day,
+            )
             s.add(answer)
             return answer
 
     def survey_answers(self, activity_id: str) -> list[SurveyAnswer]:
         with self.session() as s:
-            return list(s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id)
-                               .order_by(SurveyAnswer.id)))
+            return list(
+                s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id).order_by(SurveyAnswer.id))
+            )
 
     # -- outbox ----------------------------------------------------------
     def enqueue(self, messages: Iterable[OutboxMessage]) -> list[str]:
@@ -413,8 +501,10 @@ class Store:
             if row is None or row.status in ("sent", "failed"):  # failed: undeliverable, never retried
                 return None
             if row.status == "sending" and row.claimed_at and (now - row.claimed_at).total_seconds() < lease_seconds:
-                raise ClaimHeld(f"an e-mail (key {hashlib.sha256(key.encode()).hexdigest()[:16]}) is being sent "
-                                f"by another attempt; retrying after its lease of {lease_seconds:.0f} s")
+                raise ClaimHeld(
+                    f"an e-mail (key {hashlib.sha256(key.encode()).hexdigest()[:16]}) is being sent "
+                    f"by another attempt; retrying after its lease of {lease_seconds:.0f} s"
+                )
             row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
             s.add(row)
             return row
@@ -431,10 +521,15 @@ class Store:
         if not wanted:
             return {}
         with self.session() as s:
-            rows = s.exec(select(OutboxMessage.recipient, func.count(OutboxMessage.id))
-                          .where(OutboxMessage.activity_id == activity_id, OutboxMessage.recipient.in_(wanted),
-                                 OutboxMessage.attachments_json.contains('"text/calendar'))
-                          .group_by(OutboxMessage.recipient))
+            rows = s.exec(
+                select(OutboxMessage.recipient, func.count(OutboxMessage.id))
+                .where(
+                    OutboxMessage.activity_id == activity_id,
+                    OutboxMessage.recipient.in_(wanted),
+                    OutboxMessage.attachments_json.contains('"text/calendar'),
+                )
+                .group_by(OutboxMessage.recipient)
+            )
             return {recipient: count for recipient, count in rows}
 
     def mark_failed(self, key: str, reason: str, now: datetime) -> None:
@@ -445,33 +540,52 @@ class Store:
             s.add(row)
             audit_key = f"{row.activity_id}|undeliverable|{hashlib.sha256(key.encode()).hexdigest()[:16]}"
             if s.exec(select(AuditEntry.id).where(AuditEntry.key == audit_key)).first() is None:
-                s.add(AuditEntry(key=audit_key, activity_id=row.activity_id, at=now, kind="undeliverable",
-                                 # the code only: the server's words are erased with the address at anonymisation
-                                 by="engine", reason=f"{row.purpose} e-mail not delivered: {reason.partition(': ')[0]}",
-                                 details_json=json.dumps({"purpose": row.purpose, "outbox_id": row.id})))
+                s.add(
+                    AuditEntry(
+                        key=audit_key,
+                        activity_id=row.activity_id,
+                        at=now,
+                        kind="undeliverable",
+                        # the code only: the server's words are erased with the address at anonymisation
+                        by="engine",
+                        reason=f"{row.purpose} e-mail not delivered: {reason.partition(': ')[0]}",
+                        details_json=json.dumps({"purpose": row.purpose, "outbox_id": row.id}),
+                    )
+                )
 
     def failed_messages(self, keys: Iterable[str]) -> list[OutboxMessage]:
         """Those of `keys` that are undeliverable (status failed), in the order they were queued."""
         wanted = list(keys)
         with self.session() as s:
-            return list(s.exec(select(OutboxMessage).where(OutboxMessage.key.in_(wanted),
-                                                           OutboxMessage.status == "failed")
-                               .order_by(OutboxMessage.id)))
+            return list(
+                s.exec(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.key.in_(wanted), OutboxMessage.status == "failed")
+                    .order_by(OutboxMessage.id)
+                )
+            )
 
     def undeliverable_addresses(self, activity_id: str, codes: Iterable[str]) -> frozenset[str]:
         """The activity's recipients that a message failed to for one of the reason `codes` (the address itself)."""
         with self.session() as s:
-            rows = s.exec(select(OutboxMessage.recipient, OutboxMessage.error)
-                          .where(OutboxMessage.activity_id == activity_id, OutboxMessage.status == "failed"))
+            rows = s.exec(
+                select(OutboxMessage.recipient, OutboxMessage.error).where(
+                    OutboxMessage.activity_id == activity_id, OutboxMessage.status == "failed"
+                )
+            )
             wanted = set(codes)
             return frozenset(r for r, error in rows if r and (error or "").partition(":")[0] in wanted)
 
     def undeliverable(self, activity_id: str) -> list[OutboxMessage]:
         """The activity's e-mails that could not be delivered, oldest first."""
         with self.session() as s:
-            return list(s.exec(select(OutboxMessage).where(OutboxMessage.activity_id == activity_id,
-                                                           OutboxMessage.status == "failed")
-                               .order_by(OutboxMessage.id)))
+            return list(
+                s.exec(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.activity_id == activity_id, OutboxMessage.status == "failed")
+                    .order_by(OutboxMessage.id)
+                )
+            )
 
     def release(self, key: str) -> None:
         with self.session() as s:
@@ -488,17 +602,32 @@ class Store:
             return list(s.exec(query))
 
     # -- audit -----------------------------------------------------------
-    def audit(self, *, key: str, activity_id: str, at: datetime, kind: str, by: str, reason: str,
-              details: dict | None = None) -> None:
+    def audit(
+        self, *, key: str, activity_id: str, at: datetime, kind: str, by: str, reason: str, details: dict | None = None
+    ) -> None:
         with self.session() as s:
             if s.exec(select(AuditEntry.id).where(AuditEntry.key == key)).first() is None:
-                s.add(AuditEntry(key=key, activity_id=activity_id, at=at, kind=kind, by=by, reason=reason,
-                                 details_json=json.dumps(details or {})))
+                s.add(
+                    AuditEntry(
+                        key=key,
+                        activity_id=activity_id,
+                        at=at,
+                        kind=kind,
+                        by=by,
+                        reason=reason,
+                        details_json=json.dumps(details or {}),
+                    )
+                )
 
     def audit_log(self, activity_id: str) -> list[AuditEntry]:
         with self.session() as s:
-            return list(s.exec(select(AuditEntry).where(AuditEntry.activity_id == activity_id)
-                               .order_by(AuditEntry.at, AuditEntry.id)))
+            return list(
+                s.exec(
+                    select(AuditEntry)
+                    .where(AuditEntry.activity_id == activity_id)
+                    .order_by(AuditEntry.at, AuditEntry.id)
+                )
+            )
 
     # -- reports ---------------------------------------------------------
     def save_report(self, report: Report) -> Report:
@@ -520,8 +649,9 @@ class Store:
         with self.session() as s:
             if not keep_free_text:
                 for answer in s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id)):
-                    answer.answers_json = json.dumps(without_free_text(json.loads(answer.answers_json)),
-                                                     ensure_ascii=False)
+                    answer.answers_json = json.dumps(
+                        without_free_text(json.loads(answer.answers_json)), ensure_ascii=False
+                    )
                     s.add(answer)
             people = list(s.exec(select(Participant).where(Participant.activity_id == activity_id)))
             for p in people:

@@ -60,8 +60,13 @@ class OneLineUsageErrors(TyperGroup):
             raise self._usage_error(exc) from None
 
 
-app = typer.Typer(help="runflow: the lifecycle of RUN's competence-development activities.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False, cls=OneLineUsageErrors)
+app = typer.Typer(
+    help="runflow: the lifecycle of RUN's competence-development activities.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    cls=OneLineUsageErrors,
+)
 plan_app = typer.Typer(help="Activity plans.", no_args_is_help=True)
 activity_app = typer.Typer(help="Activities: start, show, list.", no_args_is_help=True)
 db_app = typer.Typer(help="The store.", no_args_is_help=True)
@@ -95,8 +100,9 @@ def read_plan(path: Path):
     except PlanError as exc:
         if len(exc.problems) == 1:
             fail(f"{path}: {exc.problems[0]}")
-        typer.echo(one_line(f"error: {path}: {len(exc.problems)} problems: " + "; ".join(map(str, exc.problems))),
-                   err=True)
+        typer.echo(
+            one_line(f"error: {path}: {len(exc.problems)} problems: " + "; ".join(map(str, exc.problems))), err=True
+        )
         raise typer.Exit(2) from None
 
 
@@ -155,9 +161,17 @@ def plan_check(file: Path, as_json: JsonFlag = False) -> None:
         else:
             typer.echo(one_line(f"error: {file}: " + "; ".join(map(str, exc.problems))), err=True)
         raise typer.Exit(2) from None
-    emit({"valid": True, "id": plan.id, "title": plan.title, "sessions": len(plan.sessions),
-          "deadline": plan.registration.deadline.isoformat()}, as_json, f"{file}: OK ({plan.id}, "
-         f"{len(plan.sessions)} sessions, deadline {plan.registration.deadline.isoformat()})")
+    emit(
+        {
+            "valid": True,
+            "id": plan.id,
+            "title": plan.title,
+            "sessions": len(plan.sessions),
+            "deadline": plan.registration.deadline.isoformat(),
+        },
+        as_json,
+        f"{file}: OK ({plan.id}, {len(plan.sessions)} sessions, deadline {plan.registration.deadline.isoformat()})",
+    )
 
 
 # -- activity ------------------------------------------------------------
@@ -177,6 +191,7 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 @activity_app.command("show")
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     """Phase, counts, next due time, sessions and decisions of one activity."""
+
     async def work(service: Service):
         return await service.status(activity_id), await service.undeliverable(activity_id)
 
@@ -185,15 +200,19 @@ def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     if as_json:
         emit(data, True)
         return
-    lines = [f"{status.id}: {status.title}", f"phase: {status.phase.value}",
-             f"confirmed: {status.confirmed}/{status.capacity} (min {status.min_participants}), "
-             f"waitlisted: {status.waitlisted}, withdrawn: {status.withdrawn}",
-             f"deadline: {status.deadline.isoformat()}"]
+    lines = [
+        f"{status.id}: {status.title}",
+        f"phase: {status.phase.value}",
+        f"confirmed: {status.confirmed}/{status.capacity} (min {status.min_participants}), "
+        f"waitlisted: {status.waitlisted}, withdrawn: {status.withdrawn}",
+        f"deadline: {status.deadline.isoformat()}",
+    ]
     if status.next_due:
         lines.append(f"next: {status.next_due.what} at {status.next_due.at.isoformat()}")
     for s in status.sessions:
-        lines.append(f"  session {s.no}: {s.start.isoformat()} {s.location.value}, attended {s.attended}, "
-                     f"survey {s.survey}")
+        lines.append(
+            f"  session {s.no}: {s.start.isoformat()} {s.location.value}, attended {s.attended}, survey {s.survey}"
+        )
     for d in status.decisions:
         lines.append(f"  {d.at.isoformat()} {d.kind} by {d.by.value}: {d.reason}")
     if undeliverable:
@@ -203,10 +222,11 @@ def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
 
 
 @activity_app.command("list")
-def activity_list(phase: Annotated[str | None, typer.Option(help="Only activities in this phase.")] = None,
-                  below_minimum: Annotated[bool, typer.Option("--below-minimum",
-                                                              help="Only those below their minimum.")] = False,
-                  as_json: JsonFlag = False) -> None:
+def activity_list(
+    phase: Annotated[str | None, typer.Option(help="Only activities in this phase.")] = None,
+    below_minimum: Annotated[bool, typer.Option("--below-minimum", help="Only those below their minimum.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """All activities, from Temporal's visibility (search attributes)."""
     from domain.phases import Phase
 
@@ -219,23 +239,30 @@ def activity_list(phase: Annotated[str | None, typer.Option(help="Only activitie
 
 # -- participants --------------------------------------------------------
 @app.command()
-def register(activity_id: str,
-             name: Annotated[str, typer.Option(help="Full name.")],
-             email: Annotated[str, typer.Option(help="E-mail address.")],
-             org: Annotated[str, typer.Option(help="Organisation id, e.g. sundsvall.")],
-             role: Annotated[str, typer.Option(help="Role, e.g. lärare.")],
-             school: Annotated[str | None, typer.Option(help="School or unit.")] = None,
-             team_size: Annotated[int, typer.Option(min=1, max=200, help="Members when registering a team.")] = 1,
-             as_json: JsonFlag = False) -> None:
+def register(
+    activity_id: str,
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str, typer.Option(help="E-mail address.")],
+    org: Annotated[str, typer.Option(help="Organisation id, e.g. sundsvall.")],
+    role: Annotated[str, typer.Option(help="Role, e.g. lärare.")],
+    school: Annotated[str | None, typer.Option(help="School or unit.")] = None,
+    team_size: Annotated[int, typer.Option(min=1, max=200, help="Members when registering a team.")] = 1,
+    as_json: JsonFlag = False,
+) -> None:
     """Register a person (or a team) for an activity."""
     email = email_option("--email", email)
     if not name.strip():
         fail("the name must not be empty")
-    result = run_with_service(lambda service: service.register(
-        activity_id, name=name.strip(), email=email, organisation=org, role=role, school=school,
-        team_size=team_size))
-    data = {"registration_id": result.registration_id, "status": result.status.value,
-            "waitlist_position": result.waitlist_position}
+    result = run_with_service(
+        lambda service: service.register(
+            activity_id, name=name.strip(), email=email, organisation=org, role=role, school=school, team_size=team_size
+        )
+    )
+    data = {
+        "registration_id": result.registration_id,
+        "status": result.status.value,
+        "waitlist_position": result.waitlist_position,
+    }
     human = f"{result.status.value}: {result.registration_id}"
     if result.waitlist_position:
         human += f" (waiting list position {result.waitlist_position})"
@@ -243,21 +270,28 @@ def register(activity_id: str,
 
 
 @app.command()
-def withdraw(activity_id: str, email: Annotated[str, typer.Option(help="The registrant's e-mail.")],
-             as_json: JsonFlag = False) -> None:
+def withdraw(
+    activity_id: str, email: Annotated[str, typer.Option(help="The registrant's e-mail.")], as_json: JsonFlag = False
+) -> None:
     """Withdraw a registration; the waiting list moves up."""
     email = email_option("--email", email)
     result = run_with_service(lambda service: service.withdraw(activity_id, email))
-    emit(result.model_dump(mode="json"), as_json,
-         f"withdrawn: {result.registration_id}" + (f", promoted {', '.join(result.promoted)}" if result.promoted else ""))
+    emit(
+        result.model_dump(mode="json"),
+        as_json,
+        f"withdrawn: {result.registration_id}"
+        + (f", promoted {', '.join(result.promoted)}" if result.promoted else ""),
+    )
 
 
 @app.command()
-def decide(activity_id: str,
-           action: Annotated[OverrideAction, typer.Argument(help="run | cancel | extend | postpone")],
-           until: Annotated[str | None, typer.Option(help="New deadline for extend (ISO-8601 with offset).")] = None,
-           plan: Annotated[Path | None, typer.Option("--plan", help="The new plan file for postpone.")] = None,
-           as_json: JsonFlag = False) -> None:
+def decide(
+    activity_id: str,
+    action: Annotated[OverrideAction, typer.Argument(help="run | cancel | extend | postpone")],
+    until: Annotated[str | None, typer.Option(help="New deadline for extend (ISO-8601 with offset).")] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="The new plan file for postpone.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """The coordinator's decision when enrolment is low."""
     if action is OverrideAction.EXTEND and until is None:
         fail("extend needs --until with the new deadline")
@@ -270,27 +304,32 @@ def decide(activity_id: str,
         new_deadline = parse_time(until) if until else None
     except BadInput as exc:
         fail(str(exc))
-    phase = run_with_service(lambda service: service.decide(activity_id, action, until=new_deadline,
-                                                            plan=new_plan))
+    phase = run_with_service(lambda service: service.decide(activity_id, action, until=new_deadline, plan=new_plan))
     emit({"id": activity_id, "action": action.value, "phase": phase}, as_json, f"{activity_id}: {phase}")
 
 
 @app.command()
-def attendance(activity_id: str, session_no: Annotated[int, typer.Argument(min=1)],
-               present: Annotated[list[str], typer.Option("--present", help="E-mail of someone present.")],
-               more: Annotated[list[str] | None, typer.Argument(help="More e-mails present.", show_default=False)] = None,
-               as_json: JsonFlag = False) -> None:
+def attendance(
+    activity_id: str,
+    session_no: Annotated[int, typer.Argument(min=1)],
+    present: Annotated[list[str], typer.Option("--present", help="E-mail of someone present.")],
+    more: Annotated[list[str] | None, typer.Argument(help="More e-mails present.", show_default=False)] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Record who was present at a session (`--present a@x b@x ...`)."""
     emails = [email_option("--present", text) for text in [*present, *(more or [])]]
     count = run_with_service(lambda service: service.attendance(activity_id, session_no, emails))
-    emit({"id": activity_id, "session": session_no, "present": count}, as_json,
-         f"session {session_no}: {count} present")
+    emit(
+        {"id": activity_id, "session": session_no, "present": count}, as_json, f"session {session_no}: {count} present"
+    )
 
 
 @app.command()
-def report(activity_id: str,
-           out: Annotated[Path | None, typer.Option(help="Write report.md, report.csv and report.png here.")] = None,
-           as_json: JsonFlag = False) -> None:
+def report(
+    activity_id: str,
+    out: Annotated[Path | None, typer.Option(help="Write report.md, report.csv and report.png here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """The final report of a completed activity."""
     from sqlalchemy.exc import OperationalError
 
@@ -301,8 +340,10 @@ def report(activity_id: str,
     try:
         row = open_store(settings).report(activity_id)
     except OperationalError as exc:
-        fail(f"cannot read the store at {settings.effective_database_url} ({exc.orig}); "
-             "run `runflow db upgrade` first", code=1)
+        fail(
+            f"cannot read the store at {settings.effective_database_url} ({exc.orig}); run `runflow db upgrade` first",
+            code=1,
+        )
     if row is None:
         fail(f"no report for {activity_id!r} yet (it is made when the activity completes)")
     files = {}
@@ -312,8 +353,16 @@ def report(activity_id: str,
             path = out / f"{activity_id}.{suffix}"
             path.write_bytes(content)
             files[suffix] = str(path)
-    emit({"id": activity_id, "created_at": row.created_at.isoformat(), "summary": json.loads(row.summary_json),
-          "files": files}, as_json, row.markdown)
+    emit(
+        {
+            "id": activity_id,
+            "created_at": row.created_at.isoformat(),
+            "summary": json.loads(row.summary_json),
+            "files": files,
+        },
+        as_json,
+        row.markdown,
+    )
 
 
 # -- processes -----------------------------------------------------------
@@ -331,31 +380,44 @@ def worker() -> None:
 
 
 @app.command()
-def web(host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-        forwarded_allow_ips: Annotated[str | None, typer.Option(
-            help="Proxies whose X-Forwarded-* headers are trusted (comma-separated; '*' for all).")] = None,
-        connect_timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for Temporal at start.")] = 60,
-        ) -> None:
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None, typer.Option(help="Proxies whose X-Forwarded-* headers are trusted (comma-separated; '*' for all).")
+    ] = None,
+    connect_timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for Temporal at start.")] = 60,
+) -> None:
     """Run the web app (participant pages, /api, /codec) with uvicorn; settings from the environment."""
     from worker.web_server import WebConfig, run_web
 
-    raise typer.Exit(run_web(WebConfig(host=host, port=port, connect_timeout=connect_timeout,
-                                       forwarded_allow_ips=forwarded_allow_ips)))
+    raise typer.Exit(
+        run_web(
+            WebConfig(host=host, port=port, connect_timeout=connect_timeout, forwarded_allow_ips=forwarded_allow_ips)
+        )
+    )
 
 
 @app.command()
-def up(data_dir: Annotated[Path, typer.Option(help="Where Temporal, the store and the mail go.")] = Path("var"),
-       temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
-       ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
-       web_port: Annotated[int, typer.Option(help="runflow web port.")] = 8000,
-       smtp_port: Annotated[int, typer.Option(help="SMTP sink port.")] = 8025,
-       demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Start the demo activity.")] = True) -> None:
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where Temporal, the store and the mail go.")] = Path("var"),
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    web_port: Annotated[int, typer.Option(help="runflow web port.")] = 8000,
+    smtp_port: Annotated[int, typer.Option(help="SMTP sink port.")] = 8025,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Start the demo activity.")] = True,
+) -> None:
     """Start the embedded stack: Temporal dev server + UI, SMTP sink, worker, web; Ctrl-C stops it."""
     from worker.stack import StackConfig, run_stack
 
-    config = StackConfig(data_dir=data_dir, temporal_port=temporal_port, ui_port=ui_port, web_port=web_port,
-                         smtp_port=smtp_port, demo=demo)
+    config = StackConfig(
+        data_dir=data_dir,
+        temporal_port=temporal_port,
+        ui_port=ui_port,
+        web_port=web_port,
+        smtp_port=smtp_port,
+        demo=demo,
+    )
     try:
         sys.exit(asyncio.run(run_stack(config)))
     except ValueError as exc:  # bad settings, e.g. RUNFLOW_CODEC_KEYS

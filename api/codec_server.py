@@ -53,11 +53,17 @@ def codec_router(codec: PayloadCodec, token: str | None = None, cors_origins: It
         if token is not None:
             scheme, _, given = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-                return JSONResponse({"detail": "a valid bearer token is required"}, 401,
-                                    headers={"WWW-Authenticate": "Bearer", **cors_headers(request)})
+                return JSONResponse(
+                    {"detail": "a valid bearer token is required"},
+                    401,
+                    headers={"WWW-Authenticate": "Bearer", **cors_headers(request)},
+                )
         elif not _is_loopback(request):
-            return JSONResponse({"detail": "the codec server without RUNFLOW_CODEC_TOKEN only answers local "
-                                           "clients"}, 403, headers=cors_headers(request))
+            return JSONResponse(
+                {"detail": "the codec server without RUNFLOW_CODEC_TOKEN only answers local clients"},
+                403,
+                headers=cors_headers(request),
+            )
         return None
 
     async def handle(request: Request, encode: bool) -> Response:
@@ -84,11 +90,15 @@ def codec_router(codec: PayloadCodec, token: str | None = None, cors_origins: It
         headers = cors_headers(request)
         if not headers:
             return Response(status_code=403)
-        return Response(status_code=204, headers={
-            **headers, "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
-            "Access-Control-Max-Age": "600",
-        })
+        return Response(
+            status_code=204,
+            headers={
+                **headers,
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                "Access-Control-Max-Age": "600",
+            },
+        )
 
     @router.post("/encode")
     async def encode(request: Request) -> Response:

@@ -53,7 +53,8 @@ class ProblemsDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str | ProblemsDetail | list[dict[str, Any]] = Field(
-        description="why; for an invalid plan its problems by field; for a malformed body FastAPI's error list")
+        description="why; for an invalid plan its problems by field; for a malformed body FastAPI's error list"
+    )
 
 
 class ActivityRow(BaseModel):
@@ -98,7 +99,8 @@ class DecisionOut(BaseModel):
 class AttendanceIn(BaseModel):
     session_no: int = Field(ge=1)
     present: list[Annotated[str, AfterValidator(parse_email)]] = Field(
-        min_length=1, description="e-mail addresses of those present (normalised; one that does not parse is a 422)")
+        min_length=1, description="e-mail addresses of those present (normalised; one that does not parse is a 422)"
+    )
 
 
 class AttendanceOut(BaseModel):
@@ -234,8 +236,12 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
             return
         raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
-    router = APIRouter(tags=["coordinator"], dependencies=[Depends(require_token), Depends(_body_within_limits)],
-                       responses=_errors(401), route_class=_MeasuredBodyRoute)
+    router = APIRouter(
+        tags=["coordinator"],
+        dependencies=[Depends(require_token), Depends(_body_within_limits)],
+        responses=_errors(401),
+        route_class=_MeasuredBodyRoute,
+    )
 
     async def known(activity_id: str) -> None:
         if await asyncio.to_thread(store.activity, activity_id) is None:
@@ -247,7 +253,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
 
     @router.get("/activities", response_model=ActivityList, responses=_errors(422, 503))
     async def list_activities(
-            phase: Annotated[str | None, Query(description=f"only activities in this phase: {PHASES}")] = None,
+        phase: Annotated[str | None, Query(description=f"only activities in this phase: {PHASES}")] = None,
     ) -> ActivityList:
         """All activities, from Temporal's visibility (search attributes)."""
         if phase is not None and phase not in {p.value for p in Phase}:
@@ -258,8 +264,13 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
             raise HTTPException(503, f"Temporal cannot list workflows: {exc.message}") from None
         return ActivityList(activities=[ActivityRow(**row) for row in rows])
 
-    @router.post("/activities", status_code=201, response_model=Started, responses=_errors(409, 415, 422),
-                 openapi_extra=_PLAN_BODY)
+    @router.post(
+        "/activities",
+        status_code=201,
+        response_model=Started,
+        responses=_errors(409, 415, 422),
+        openapi_extra=_PLAN_BODY,
+    )
     async def start_activity(request: Request) -> Started:
         """Start the lifecycle of a plan (JSON, or YAML with `Content-Type: application/yaml`)."""
         plan = await _plan_from_body(request, reference)
@@ -280,15 +291,15 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
         except Refused as exc:
             raise refused(exc) from None
 
-    @router.get("/activities/{activity_id}/undeliverable", response_model=list[UndeliverableOut],
-                responses=_errors(404))
+    @router.get(
+        "/activities/{activity_id}/undeliverable", response_model=list[UndeliverableOut], responses=_errors(404)
+    )
     async def undeliverable(activity_id: str) -> list[UndeliverableOut]:
         """E-mails of the activity that could not be delivered and are not retried: to whom, which mailing, why."""
         await known(activity_id)
         return [UndeliverableOut(**row) for row in await service.undeliverable(activity_id)]
 
-    @router.post("/activities/{activity_id}/decision", response_model=DecisionOut,
-                 responses=_errors(404, 409, 422))
+    @router.post("/activities/{activity_id}/decision", response_model=DecisionOut, responses=_errors(404, 409, 422))
     async def decide(activity_id: str, body: DecisionIn) -> DecisionOut:
         """The coordinator's decision when enrolment is low: run, cancel, extend (`until`) or postpone (`plan`)."""
         await known(activity_id)
@@ -316,8 +327,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
             raise refused(exc) from None
         return DecisionOut(id=activity_id, action=body.action, phase=phase)
 
-    @router.post("/activities/{activity_id}/attendance", response_model=AttendanceOut,
-                 responses=_errors(404, 409, 422))
+    @router.post("/activities/{activity_id}/attendance", response_model=AttendanceOut, responses=_errors(404, 409, 422))
     async def attendance(activity_id: str, body: AttendanceIn) -> AttendanceOut:
         """Record who was present at a session. An e-mail not registered for the activity is a 409."""
         await known(activity_id)
@@ -335,8 +345,9 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
         return row
 
     def download(content: str | bytes, media_type: str, filename: str) -> Response:
-        return Response(content, media_type=media_type,
-                        headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        return Response(
+            content, media_type=media_type, headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        )
 
     @router.get("/activities/{activity_id}/report", response_model=ReportSummary, responses=_errors(404))
     async def report_summary(activity_id: str) -> ReportSummary:
@@ -344,22 +355,31 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
         row = await report_row(activity_id)
         return ReportSummary(id=activity_id, created_at=row.created_at, summary=json.loads(row.summary_json))
 
-    @router.get("/activities/{activity_id}/report.md", response_class=Response,
-                responses={200: {"content": {"text/markdown": {}}}, **_errors(404)})
+    @router.get(
+        "/activities/{activity_id}/report.md",
+        response_class=Response,
+        responses={200: {"content": {"text/markdown": {}}}, **_errors(404)},
+    )
     async def report_markdown(activity_id: str) -> Response:
         """The final report as Markdown."""
         row = await report_row(activity_id)
         return download(row.markdown, "text/markdown; charset=utf-8", f"{activity_id}.md")
 
-    @router.get("/activities/{activity_id}/report.csv", response_class=Response,
-                responses={200: {"content": {"text/csv": {}}}, **_errors(404)})
+    @router.get(
+        "/activities/{activity_id}/report.csv",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}, **_errors(404)},
+    )
     async def report_csv(activity_id: str) -> Response:
         """The final report's table as CSV."""
         row = await report_row(activity_id)
         return download(row.csv, "text/csv; charset=utf-8", f"{activity_id}.csv")
 
-    @router.get("/activities/{activity_id}/report.png", response_class=Response,
-                responses={200: {"content": {"image/png": {}}}, **_errors(404)})
+    @router.get(
+        "/activities/{activity_id}/report.png",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}, **_errors(404)},
+    )
     async def report_png(activity_id: str) -> Response:
         """The chart of participants per municipality/organisation."""
         row = await report_row(activity_id)

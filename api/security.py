@@ -34,14 +34,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 # FastAPI's /docs (Swagger UI) and /redoc load their script and style from a CDN and start with an inline script.
 # They show no user data; everything else keeps the strict policy.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
-            "form-action 'self'; object-src 'none'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'"
+)
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
-HEADERS = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff"),
-           (b"x-frame-options", b"DENY")]
+HEADERS = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
 
 
 class SecurityHeaders:
@@ -194,8 +195,9 @@ class Csrf:
         """Sets the cookie that `token` made for this request, if it made one."""
         cookie = request.scope.get(_NEW_COOKIE)
         if cookie is not None:
-            response.set_cookie(CSRF_COOKIE, cookie, path="/", httponly=True, samesite="lax",
-                                secure=request.url.scheme == "https")
+            response.set_cookie(
+                CSRF_COOKIE, cookie, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https"
+            )
 
     def check(self, request: Request, submitted: object) -> bool:
         """True when the form's token matches the cookie and the request does not come from another site."""

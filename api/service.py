@@ -65,25 +65,26 @@ def _reason(exc: BaseException) -> str:
 
 
 class Service:
-    def __init__(self, client: Client, store: Store, task_queue: str, *,
-                 update_timeout: float = UPDATE_ANSWER_SECONDS):
+    def __init__(self, client: Client, store: Store, task_queue: str, *, update_timeout: float = UPDATE_ANSWER_SECONDS):
         self.client, self.store, self.task_queue = client, store, task_queue
         self.update_timeout = update_timeout
         self._gates: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(UPDATES_IN_FLIGHT_PER_ACTIVITY))
+            lambda: asyncio.Semaphore(UPDATES_IN_FLIGHT_PER_ACTIVITY)
+        )
 
     async def _update(self, activity_id: str, handle: WorkflowHandle, update, arg):
         """Run an Update through the per-activity gate; refusals become `Refused`, no answer `Unconfirmed`."""
         async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
             try:
                 async with asyncio.timeout(self.update_timeout):
-                    return await handle.execute_update(update, arg,
-                                                       rpc_timeout=timedelta(seconds=self.update_timeout))
+                    return await handle.execute_update(update, arg, rpc_timeout=timedelta(seconds=self.update_timeout))
             except WorkflowUpdateFailedError as exc:
                 raise Refused(_reason(exc)) from None
             except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError) as exc:
-                raise Unconfirmed(f"no answer from the workflow of {activity_id!r} "
-                                  f"({type(exc).__name__}); it may still have been carried out") from None
+                raise Unconfirmed(
+                    f"no answer from the workflow of {activity_id!r} "
+                    f"({type(exc).__name__}); it may still have been carried out"
+                ) from None
 
     def handle(self, activity_id: str) -> WorkflowHandle:
         return self.client.get_workflow_handle_for(ActivityLifecycleWorkflow.run, workflow_id(activity_id))
@@ -113,11 +114,15 @@ class Service:
         return await self.client.start_workflow(
             ActivityLifecycleWorkflow.run,
             LifecycleInput(plan=lifecycle, continue_as_new_after_events=continue_as_new_after_events),
-            id=workflow_id(plan.id), task_queue=self.task_queue,
+            id=workflow_id(plan.id),
+            task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"title": plan.title, "format": plan.format.value},
-            search_attributes=sa.at_start(focus_area=plan.focus_area, first_session_start=plan.sessions[0].start,
-                                          below_minimum=plan.min_participants > 0),
+            search_attributes=sa.at_start(
+                focus_area=plan.focus_area,
+                first_session_start=plan.sessions[0].start,
+                below_minimum=plan.min_participants > 0,
+            ),
             static_summary=f"{plan.title} ({plan.id})",
         )
 
@@ -133,8 +138,10 @@ class Service:
     async def undeliverable(self, activity_id: str) -> list[dict]:
         """The activity's e-mails that could not be delivered: to whom, which mailing, why, when queued."""
         rows = await asyncio.to_thread(self.store.undeliverable, activity_id)
-        return [{"recipient": r.recipient, "purpose": r.purpose, "reason": r.error,
-                 "queued_at": r.created_at.isoformat()} for r in rows]
+        return [
+            {"recipient": r.recipient, "purpose": r.purpose, "reason": r.error, "queued_at": r.created_at.isoformat()}
+            for r in rows
+        ]
 
     @staticmethod
     def visibility_query(phase: str | None = None, below_minimum: bool | None = None) -> str:
@@ -151,18 +158,29 @@ class Service:
         rows = []
         async for wf in self.client.list_workflows(query):
             attrs = wf.typed_search_attributes
-            rows.append({
-                "id": wf.id.removeprefix("activity-"), "workflow_id": wf.id, "status": wf.status.name.lower(),
-                "phase": attrs.get(sa.PHASE), "confirmed": attrs.get(sa.CONFIRMED_COUNT),
-                "below_minimum": attrs.get(sa.BELOW_MINIMUM),
-                "focus_area": attrs.get(sa.FOCUS_AREA),
-                "first_session_start": (attrs.get(sa.FIRST_SESSION_START) or None) and attrs.get(
-                    sa.FIRST_SESSION_START).isoformat(),
-            })
+            rows.append(
+                {
+                    "id": wf.id.removeprefix("activity-"),
+                    "workflow_id": wf.id,
+                    "status": wf.status.name.lower(),
+                    "phase": attrs.get(sa.PHASE),
+                    "confirmed": attrs.get(sa.CONFIRMED_COUNT),
+                    "below_minimum": attrs.get(sa.BELOW_MINIMUM),
+                    "focus_area": attrs.get(sa.FOCUS_AREA),
+                    "first_session_start": (attrs.get(sa.FIRST_SESSION_START) or None)
+                    and attrs.get(sa.FIRST_SESSION_START).isoformat(),
+                }
+            )
         return rows
 
-    async def decide(self, activity_id: str, action: OverrideAction, *, until: datetime | None = None,
-                     plan: ActivityPlan | None = None) -> str:
+    async def decide(
+        self,
+        activity_id: str,
+        action: OverrideAction,
+        *,
+        until: datetime | None = None,
+        plan: ActivityPlan | None = None,
+    ) -> str:
         handle = await self._running_handle(activity_id)
         lifecycle = None
         if plan is not None:
@@ -170,8 +188,12 @@ class Service:
                 raise Refused(f"the plan is for {plan.id!r}, not {activity_id!r}")
             version = await asyncio.to_thread(self.store.save_plan, plan, False)
             lifecycle = plan.lifecycle(version)
-        return await self._update(activity_id, handle, ActivityLifecycleWorkflow.decide_override,
-                                  OverrideRequest(action=action, until=until, plan=lifecycle))
+        return await self._update(
+            activity_id,
+            handle,
+            ActivityLifecycleWorkflow.decide_override,
+            OverrideRequest(action=action, until=until, plan=lifecycle),
+        )
 
     async def attendance(self, activity_id: str, session_no: int, emails: list[str]) -> int:
         handle = await self._running_handle(activity_id)
@@ -181,13 +203,26 @@ class Service:
             if person is None:
                 raise Refused(f"{email} is not registered for {activity_id}")
             ids.append(person.id)
-        return await self._update(activity_id, handle, ActivityLifecycleWorkflow.record_attendance,
-                                  AttendanceRequest(session_no=session_no, present=ids))
+        return await self._update(
+            activity_id,
+            handle,
+            ActivityLifecycleWorkflow.record_attendance,
+            AttendanceRequest(session_no=session_no, present=ids),
+        )
 
     # -- participants ----------------------------------------------------
-    async def register(self, activity_id: str, *, name: str, email: str, organisation: str, role: str,
-                       school: str | None = None, team_size: int = 1,
-                       team_members: list[str] | None = None) -> RegistrationResult:
+    async def register(
+        self,
+        activity_id: str,
+        *,
+        name: str,
+        email: str,
+        organisation: str,
+        role: str,
+        school: str | None = None,
+        team_size: int = 1,
+        team_members: list[str] | None = None,
+    ) -> RegistrationResult:
         """Store the person (and team), then ask the workflow for a seat; a refusal leaves nothing behind."""
         if team_members:
             team_size = len(team_members)
@@ -199,15 +234,25 @@ class Service:
         existing = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         try:
             participant_id = await asyncio.to_thread(
-                self.store.upsert_participant, activity_id, name=name, email=email, organisation_id=organisation,
-                role=role, school=school)
+                self.store.upsert_participant,
+                activity_id,
+                name=name,
+                email=email,
+                organisation_id=organisation,
+                role=role,
+                school=school,
+            )
             if team_members and existing is None:
                 await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
         except StoreError as exc:
             raise Refused(str(exc)) from None
         try:
-            result = await self._update(activity_id, handle, ActivityLifecycleWorkflow.register,
-                                        RegistrationRequest(participant_id=participant_id, team_size=team_size))
+            result = await self._update(
+                activity_id,
+                handle,
+                ActivityLifecycleWorkflow.register,
+                RegistrationRequest(participant_id=participant_id, team_size=team_size),
+            )
         except Refused:
             if existing is None:
                 await asyncio.to_thread(self.store.discard_participant_if_unregistered, participant_id)
@@ -226,13 +271,18 @@ class Service:
         if registration.status not in ("confirmed", "waitlisted"):
             raise Refused("not registered for this activity")
         handle = await self._running_handle(registration.activity_id)
-        return await self._update(registration.activity_id, handle, ActivityLifecycleWorkflow.withdraw,
-                                  WithdrawalRequest(participant_id=participant.id))
+        return await self._update(
+            registration.activity_id,
+            handle,
+            ActivityLifecycleWorkflow.withdraw,
+            WithdrawalRequest(participant_id=participant.id),
+        )
 
     async def withdraw(self, activity_id: str, email: str) -> WithdrawalResult:
         handle = await self._running_handle(activity_id)
         person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         if person is None:
             raise Refused(f"{email} is not registered for {activity_id}")
-        return await self._update(activity_id, handle, ActivityLifecycleWorkflow.withdraw,
-                                  WithdrawalRequest(participant_id=person.id))
+        return await self._update(
+            activity_id, handle, ActivityLifecycleWorkflow.withdraw, WithdrawalRequest(participant_id=person.id)
+        )

@@ -17,7 +17,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,8 +31,16 @@ from temporalio.converter import PayloadCodec
 from activities_impl import calendar as ics
 from activities_impl.compose import survey_text, verify, when
 from activities_impl.store import Store, StoreError
-from api.security import CSRF_FIELD, BodyLimit, BodyTooLarge, Csrf, RateLimits, SecurityHeaders, client_address, \
-    too_large
+from api.security import (
+    CSRF_FIELD,
+    BodyLimit,
+    BodyTooLarge,
+    Csrf,
+    RateLimits,
+    SecurityHeaders,
+    client_address,
+    too_large,
+)
 from api.service import Refused, Service, Unconfirmed
 from api.texts import refusal_in_swedish
 from domain.email_address import MAX_EMAIL_LENGTH, InvalidEmail, parse_email
@@ -40,8 +48,8 @@ from domain.lifecycle import SeatStatus
 from domain.phases import Phase
 from domain.plan import ActivityPlan
 from domain.reference import default_reference
-from domain.text import control_character
 from domain.surveys import SCALE, questions, validate_answers
+from domain.text import control_character
 from worker.settings import Settings
 
 CLOSED_TEXTS = {
@@ -75,15 +83,22 @@ class _App(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(store: Store, service: Service | None = None, *, secret_key: str | None = None,
-               coordinator_api_token: str | None = None, codec: PayloadCodec | None = None,
-               codec_token: str | None = None, codec_cors_origins: Iterable[str] = (),
-               max_body_forms: int = _default("max_body_forms"), max_body_api: int = _default("max_body_api"),
-               max_body_codec: int = _default("max_body_codec"),
-               rate_limit_registrations_per_address: str = _default("rate_limit_registrations_per_address"),
-               rate_limit_registrations_per_activity: str = _default("rate_limit_registrations_per_activity"),
-               rate_limit_public_posts_per_address: str = _default("rate_limit_public_posts_per_address"),
-               ) -> FastAPI:
+def create_app(
+    store: Store,
+    service: Service | None = None,
+    *,
+    secret_key: str | None = None,
+    coordinator_api_token: str | None = None,
+    codec: PayloadCodec | None = None,
+    codec_token: str | None = None,
+    codec_cors_origins: Iterable[str] = (),
+    max_body_forms: int = _default("max_body_forms"),
+    max_body_api: int = _default("max_body_api"),
+    max_body_codec: int = _default("max_body_codec"),
+    rate_limit_registrations_per_address: str = _default("rate_limit_registrations_per_address"),
+    rate_limit_registrations_per_activity: str = _default("rate_limit_registrations_per_activity"),
+    rate_limit_public_posts_per_address: str = _default("rate_limit_public_posts_per_address"),
+) -> FastAPI:
     # No default key: without one, links are signed with a key of this app alone (nothing signed elsewhere
     # verifies, nothing can be forged). The processes refuse to start without RUNFLOW_SECRET_KEY anyway.
     secret_key = secret_key or secrets.token_urlsafe(32)
@@ -93,20 +108,32 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
     app.add_middleware(BodyLimit, caps={"/api": max_body_api, "/codec": max_body_codec}, default=max_body_forms)
     app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     csrf = Csrf(secret_key)
-    rate_limits = RateLimits({"registrations_per_address": rate_limit_registrations_per_address,
-                              "registrations_per_activity": rate_limit_registrations_per_activity,
-                              "public_posts_per_address": rate_limit_public_posts_per_address})
+    rate_limits = RateLimits(
+        {
+            "registrations_per_address": rate_limit_registrations_per_address,
+            "registrations_per_activity": rate_limit_registrations_per_activity,
+            "public_posts_per_address": rate_limit_public_posts_per_address,
+        }
+    )
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         response = templates.TemplateResponse(request, name, context, status_code=status)
         csrf.set_cookie(request, response)  # when the page's form got a token for a new cookie
         return response
 
-    def message(request: Request, title: str, lines: list[str], status: int = 200, tone: str = "",
-                back: str | None = None, back_text: str = "Tillbaka till aktiviteten",
-                headers: dict[str, str] | None = None) -> HTMLResponse:
-        response = page(request, "message.html", status, title=title, lines=lines, tone=tone, back=back,
-                        back_text=back_text)
+    def message(
+        request: Request,
+        title: str,
+        lines: list[str],
+        status: int = 200,
+        tone: str = "",
+        back: str | None = None,
+        back_text: str = "Tillbaka till aktiviteten",
+        headers: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        response = page(
+            request, "message.html", status, title=title, lines=lines, tone=tone, back=back, back_text=back_text
+        )
         response.headers.update(headers or {})
         return response
 
@@ -115,21 +142,24 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
         form = await request.form(max_files=0, max_fields=50)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def refused(request: Request, form: dict[str, str], limit: str | None, *keys: str,
-                back: str, back_text: str) -> HTMLResponse | None:
+    def refused(
+        request: Request, form: dict[str, str], limit: str | None, *keys: str, back: str, back_text: str
+    ) -> HTMLResponse | None:
         """403 for a form without a valid CSRF token (or from another site), 429 over the rate limit `limit`
         (None: counted later by the caller); else None. Only attempts that pass the CSRF check count."""
         if not csrf.check(request, form.get(CSRF_FIELD)):
-            return message(request, "Formuläret har gått ut", [FORM_EXPIRED], 403, "bad", back=back,
-                           back_text=back_text)
+            return message(
+                request, "Formuläret har gått ut", [FORM_EXPIRED], 403, "bad", back=back, back_text=back_text
+            )
         return over_limit(request, limit, *keys) if limit is not None else None
 
     def over_limit(request: Request, limit: str, *keys: str) -> HTMLResponse | None:
         retry_after = rate_limits.hit(limit, *keys)
         if retry_after is not None:
             sentence = TOO_MANY_REGISTRATIONS if limit == "registrations_per_address" else TOO_MANY_POSTS
-            return message(request, "För många försök", [sentence], 429, "bad",
-                           headers={"Retry-After": str(retry_after)})
+            return message(
+                request, "För många försök", [sentence], 429, "bad", headers={"Retry-After": str(retry_after)}
+            )
         return None
 
     @app.exception_handler(BodyTooLarge)
@@ -142,8 +172,9 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
         except StoreError:
             return None
 
-    async def activity_page(request: Request, plan: ActivityPlan, status: int = 200, errors: dict | None = None,
-                            values: dict | None = None) -> HTMLResponse:
+    async def activity_page(
+        request: Request, plan: ActivityPlan, status: int = 200, errors: dict | None = None, values: dict | None = None
+    ) -> HTMLResponse:
         phase, places_left = None, None
         if service is not None:
             try:
@@ -151,20 +182,35 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
                 phase, places_left = current.phase, max(0, current.capacity - current.confirmed)
             except Exception:  # noqa: BLE001 - the page still shows the plan when Temporal is unreachable
                 pass
-        closed_text = CLOSED_TEXTS.get(phase, "Anmälan är stängd.") if phase is not None else \
-            "Anmälan är inte tillgänglig just nu. Försök igen om en stund."
-        return page(request, "activity.html", status, title=plan.title, plan=plan, places_left=places_left,
-                    csrf_token=csrf.token(request),
-                    deadline=when(plan.registration.deadline), open=phase is Phase.OPEN, closed_text=closed_text,
-                    sessions=[{"when": when(s.start, s.end), "where": ics.location_text(s)} for s in plan.sessions],
-                    organisations=await asyncio.to_thread(store.organisations),
-                    roles=default_reference().target_groups, errors=errors or {}, values=values or {})
+        closed_text = (
+            CLOSED_TEXTS.get(phase, "Anmälan är stängd.")
+            if phase is not None
+            else "Anmälan är inte tillgänglig just nu. Försök igen om en stund."
+        )
+        return page(
+            request,
+            "activity.html",
+            status,
+            title=plan.title,
+            plan=plan,
+            places_left=places_left,
+            csrf_token=csrf.token(request),
+            deadline=when(plan.registration.deadline),
+            open=phase is Phase.OPEN,
+            closed_text=closed_text,
+            sessions=[{"when": when(s.start, s.end), "where": ics.location_text(s)} for s in plan.sessions],
+            organisations=await asyncio.to_thread(store.organisations),
+            roles=default_reference().target_groups,
+            errors=errors or {},
+            values=values or {},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         """FastAPI's 422, without echoing what was sent (`input`, `ctx`): it may be huge, or somebody's address."""
-        errors = [{key: value for key, value in error.items() if key in ("type", "loc", "msg")}
-                  for error in exc.errors()]
+        errors = [
+            {key: value for key, value in error.items() if key in ("type", "loc", "msg")} for error in exc.errors()
+        ]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Unconfirmed)
@@ -172,9 +218,16 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
         """The workflow did not answer in time (e.g. a burst beyond what the server takes at once)."""
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
-        return message(request, "Vi fick inget svar i tid", [
-            "Det du skickade kan ändå ha tagits emot. Får du ett bekräftelsemejl inom några minuter är allt klart;",
-            "annars, försök igen om en stund."], 503, "bad")
+        return message(
+            request,
+            "Vi fick inget svar i tid",
+            [
+                "Det du skickade kan ändå ha tagits emot. Får du ett bekräftelsemejl inom några minuter är allt klart;",
+                "annars, försök igen om en stund.",
+            ],
+            503,
+            "bad",
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
@@ -210,21 +263,37 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
             return answer
         retry_after = rate_limits.hit("registrations_per_activity", activity_id)
         if retry_after is not None:
-            return message(request, "För många anmälningar", [TOO_MANY_FOR_ACTIVITY], 429, "bad",
-                           headers={"Retry-After": str(retry_after)})
+            return message(
+                request,
+                "För många anmälningar",
+                [TOO_MANY_FOR_ACTIVITY],
+                429,
+                "bad",
+                headers={"Retry-After": str(retry_after)},
+            )
         if service is None:
             return message(request, "Anmälan är inte tillgänglig", ["Försök igen om en stund."], 503, "bad")
         try:
             result = await service.register(activity_id, **fields)
         except Refused as exc:
-            return message(request, "Anmälan kunde inte tas emot", [refusal_in_swedish(str(exc))], 409, "bad",
-                           back=f"/a/{activity_id}")
+            return message(
+                request,
+                "Anmälan kunde inte tas emot",
+                [refusal_in_swedish(str(exc))],
+                409,
+                "bad",
+                back=f"/a/{activity_id}",
+            )
         if result.status is SeatStatus.CONFIRMED:
-            lines = [f"Du har fått en plats på {plan.title}.",
-                     "En bekräftelse med kalenderfil och länk för avanmälan har skickats till din e-post."]
+            lines = [
+                f"Du har fått en plats på {plan.title}.",
+                "En bekräftelse med kalenderfil och länk för avanmälan har skickats till din e-post.",
+            ]
         else:
-            lines = [f"Alla platser är fyllda. Du står på reservlistan som nummer {result.waitlist_position}.",
-                     "Blir en plats ledig får du den automatiskt och ett mejl om det."]
+            lines = [
+                f"Alla platser är fyllda. Du står på reservlistan som nummer {result.waitlist_position}.",
+                "Blir en plats ledig får du den automatiskt och ett mejl om det.",
+            ]
         return message(request, "Tack för din anmälan", lines, 200, "ok", back=f"/a/{activity_id}")
 
     async def withdrawal_target(token: str):
@@ -243,14 +312,21 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
             return message(request, "Anmälan är redan avslutad", ["Du behöver inte göra något mer."], 409)
         plan = await asyncio.to_thread(store.plan, registration.activity_id)
         who = "ditt lag" if registration.team_size > 1 else "dig"
-        return page(request, "withdraw.html", title="Avanmälan", plan=plan, token=token, who=who,
-                    csrf_token=csrf.token(request))
+        return page(
+            request, "withdraw.html", title="Avanmälan", plan=plan, token=token, who=who, csrf_token=csrf.token(request)
+        )
 
     @app.post("/w/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def withdraw(request: Request, token: str) -> HTMLResponse:
         form = await posted_form(request)
-        answer = refused(request, form, "public_posts_per_address", client_address(request), back=f"/w/{token}",
-                         back_text="Tillbaka till avanmälan")
+        answer = refused(
+            request,
+            form,
+            "public_posts_per_address",
+            client_address(request),
+            back=f"/w/{token}",
+            back_text="Tillbaka till avanmälan",
+        )
         if answer is not None:
             return answer
         found = await withdrawal_target(token)
@@ -263,8 +339,13 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
             await service.withdraw_registration(registration.id)
         except Refused as exc:
             return message(request, "Avanmälan kunde inte genomföras", [refusal_in_swedish(str(exc))], 409, "bad")
-        return message(request, "Du är avanmäld", ["Tack för att du meddelade oss. En bekräftelse har skickats "
-                                                   "till din e-post."], 200, "ok")
+        return message(
+            request,
+            "Du är avanmäld",
+            ["Tack för att du meddelade oss. En bekräftelse har skickats till din e-post."],
+            200,
+            "ok",
+        )
 
     async def survey_context(token: str):
         invitation = await asyncio.to_thread(store.invitation_by_token, token)
@@ -275,8 +356,10 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
 
     def survey_refusal(request: Request, code: str) -> HTMLResponse:
         status, title = SURVEY_REFUSALS.get(code, (409, "Svaret kunde inte tas emot"))
-        lines = {"answered": ["Tack, vi har redan fått ditt svar."],
-                 "closed": ["Tiden för att svara har gått ut."]}.get(code, ["Kontrollera att hela länken kom med."])
+        lines = {
+            "answered": ["Tack, vi har redan fått ditt svar."],
+            "closed": ["Tiden för att svara har gått ut."],
+        }.get(code, ["Kontrollera att hela länken kom med."])
         return message(request, title, lines, status, "bad")
 
     @app.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -292,16 +375,33 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
 
     def survey_page(request, invitation, plan, token, status=200, errors=None, values=None) -> HTMLResponse:
         title, _ = survey_text(invitation.survey)
-        return page(request, "survey.html", status, title=title, survey_title=title, plan=plan, token=token,
-                    csrf_token=csrf.token(request),
-                    closes=when(invitation.closes_at), questions=questions(invitation.survey), scale=SCALE,
-                    errors=errors or {}, values=values or {})
+        return page(
+            request,
+            "survey.html",
+            status,
+            title=title,
+            survey_title=title,
+            plan=plan,
+            token=token,
+            csrf_token=csrf.token(request),
+            closes=when(invitation.closes_at),
+            questions=questions(invitation.survey),
+            scale=SCALE,
+            errors=errors or {},
+            values=values or {},
+        )
 
     @app.post("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def answer_survey(request: Request, token: str) -> HTMLResponse:
         form = await posted_form(request)
-        answer = refused(request, form, "public_posts_per_address", client_address(request), back=f"/s/{token}",
-                         back_text="Tillbaka till enkäten")
+        answer = refused(
+            request,
+            form,
+            "public_posts_per_address",
+            client_address(request),
+            back=f"/s/{token}",
+            back_text="Tillbaka till enkäten",
+        )
         if answer is not None:
             return answer
         invitation, plan = await survey_context(token)
@@ -309,14 +409,16 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
             return survey_refusal(request, "unknown")
         answers, errors = validate_answers(invitation.survey, form)
         if errors:
-            return survey_page(request, invitation, plan, token, 422, errors,
-                               {k: v for k, v in form.items() if k != CSRF_FIELD})
+            return survey_page(
+                request, invitation, plan, token, 422, errors, {k: v for k, v in form.items() if k != CSRF_FIELD}
+            )
         try:
             await asyncio.to_thread(store.answer_survey, token, answers)
         except StoreError as exc:
             return survey_refusal(request, exc.code)
-        return message(request, "Tack för dina svar!", ["Dina svar hjälper oss att utveckla RUN:s aktiviteter."],
-                       200, "ok")
+        return message(
+            request, "Tack för dina svar!", ["Dina svar hjälper oss att utveckla RUN:s aktiviteter."], 200, "ok"
+        )
 
     if service is not None:
         from api.coordinator_api import coordinator_router
@@ -332,8 +434,9 @@ def create_app(store: Store, service: Service | None = None, *, secret_key: str 
 CONTROL_TEXT = "Fältet innehåller ett otillåtet tecken (till exempel ett styrtecken). Skriv det med vanliga tecken."
 
 
-def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_ids: set[str]
-                        ) -> tuple[dict[str, str], dict[str, Any]]:
+def registration_errors(
+    plan: ActivityPlan, form: dict[str, str], organisation_ids: set[str]
+) -> tuple[dict[str, str], dict[str, Any]]:
     """Errors by field (Swedish), and the registration's arguments for `Service.register` (e-mail normalised,
     the team members' names when a team registers).
 
@@ -372,12 +475,19 @@ def registration_errors(plan: ActivityPlan, form: dict[str, str], organisation_i
     elif members and not plan.teams.allowed:
         errors["team_members"] = "Aktiviteten tar bara emot enskilda anmälningar."
     elif members and not plan.teams.min_size <= len(members) <= plan.teams.max_size:
-        errors["team_members"] = (f"Ett lag ska ha {plan.teams.min_size}–{plan.teams.max_size} personer, "
-                                  f"du skrev {len(members)} namn.")
-    fields = {"name": name, "email": email, "organisation": organisation.strip(), "role": role.strip(),
-              "school": school.strip() or None, "team_members": members or None}
+        errors["team_members"] = (
+            f"Ett lag ska ha {plan.teams.min_size}–{plan.teams.max_size} personer, du skrev {len(members)} namn."
+        )
+    fields = {
+        "name": name,
+        "email": email,
+        "organisation": organisation.strip(),
+        "role": role.strip(),
+        "school": school.strip() or None,
+        "team_members": members or None,
+    }
     return errors, fields
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -17,7 +17,7 @@ with the same data converter as runflow's worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity, workflow
 
@@ -102,8 +102,9 @@ class NoopUpdateWorkflow:
         self.stopped = True
 
 
-def script_from_history(events, *, skip_activity_types: frozenset[str] = frozenset({"record_registration"}),
-                        start=None) -> Script:
+def script_from_history(
+    events, *, skip_activity_types: frozenset[str] = frozenset({"record_registration"}), start=None
+) -> Script:
     """The timers and main-line activities of a history (the events of one or more consecutive runs).
 
     Activities whose type is in `skip_activity_types` belong to Update handlers: the mirror's own `register`
@@ -116,11 +117,14 @@ def script_from_history(events, *, skip_activity_types: frozenset[str] = frozens
             start = when
         if event.HasField("timer_started_event_attributes"):
             fire = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-            segments.append(Segment(timer=round(fire.total_seconds(), 3),
-                                    due=round((when - start + fire).total_seconds(), 3)))
-        elif event.HasField("activity_task_scheduled_event_attributes"):
-            if event.activity_task_scheduled_event_attributes.activity_type.name not in skip_activity_types:
-                segments[-1].activities += 1
+            segments.append(
+                Segment(timer=round(fire.total_seconds(), 3), due=round((when - start + fire).total_seconds(), 3))
+            )
+        elif (
+            event.HasField("activity_task_scheduled_event_attributes")
+            and event.activity_task_scheduled_event_attributes.activity_type.name not in skip_activity_types
+        ):
+            segments[-1].activities += 1
     if segments[0].activities == 0:
         segments.pop(0)
     return Script(segments=segments)
@@ -131,7 +135,7 @@ def timers(events) -> list[tuple[datetime, datetime | None]]:
     started: dict[int, int] = {}
     out: list[list] = []
     for event in events:
-        when = event.event_time.ToDatetime(tzinfo=timezone.utc)
+        when = event.event_time.ToDatetime(tzinfo=UTC)
         if event.HasField("timer_started_event_attributes"):
             fire = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
             started[event.event_id] = len(out)

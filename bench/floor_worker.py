@@ -24,8 +24,13 @@ async def serve() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=settings.task_queue, workflows=[MirrorWorkflow, NoopUpdateWorkflow],
-                      activities=[noop], graceful_shutdown_timeout=timedelta(seconds=10)):
+    async with Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[MirrorWorkflow, NoopUpdateWorkflow],
+        activities=[noop],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    ):
         print(f"floor worker on {settings.task_queue}", flush=True)
         await stop.wait()
 

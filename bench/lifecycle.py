@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from api.service import Refused, Service
 from bench.floor import MirrorWorkflow, script_from_history, timers
@@ -36,32 +36,57 @@ from bench.stack import BenchStack, full_history, gather_limited, now
 from domain.plan import ActivityPlan
 
 ORGS = ["sundsvall", "ostersund", "harnosand", "kramfors", "are", "timra", "solleftea", "ornskoldsvik", "krokom"]
-EMAIL_ACTIVITIES = {"send_invitation", "send_deadline_reminder", "record_registration", "record_withdrawal",
-                    "notify_low_enrolment", "announce", "send_session_reminder", "send_survey", "remind_survey",
-                    "send_report"}
+EMAIL_ACTIVITIES = {
+    "send_invitation",
+    "send_deadline_reminder",
+    "record_registration",
+    "record_withdrawal",
+    "notify_low_enrolment",
+    "announce",
+    "send_session_reminder",
+    "send_survey",
+    "remind_survey",
+    "send_report",
+}
 
 
-def lifecycle_plan(activity_id: str, t0: datetime, *, open_after: float, reg_window: float, step: float,
-                   places: int) -> ActivityPlan:
+def lifecycle_plan(
+    activity_id: str, t0: datetime, *, open_after: float, reg_window: float, step: float, places: int
+) -> ActivityPlan:
     s = lambda seconds: timedelta(seconds=seconds)  # noqa: E731
     opens = t0 + s(open_after)
     deadline = opens + s(reg_window)
     s1 = deadline + s(step)
     s2 = s1 + s(2 * step)
-    return ActivityPlan.model_validate({
-        "id": activity_id, "title": "Benchmark: bedömning för lärande", "description": "Mätning.",
-        "focus_area": "utveckla", "target_groups": ["lärare"], "format": "course",
-        "organiser_email": "samordnare@run.test", "places": places, "min_participants": 0,
-        "registration": {"opens": opens, "deadline": deadline, "reminders_before_deadline": [s(reg_window / 2)]},
-        "grace_period": s(step),
-        "sessions": [{"start": s1, "end": s1 + s(step), "location": "sundsvall", "room": "O111"},
-                     {"start": s2, "end": s2 + s(step), "location": "digital", "link": "https://meet.test/b"}],
-        "session_reminder_before": s(step / 2),
-        "surveys": {"window": s(3 * step), "reminder_after": s(1.5 * step), "attendance_grace": s(step / 2),
-                    "final_evaluation_after": s(step / 2), "follow_up_after": s(2 * step)},
-        "retention": s(step),
-        "invitation": {"organisations": ["sundsvall", "ostersund"]},
-    })
+    return ActivityPlan.model_validate(
+        {
+            "id": activity_id,
+            "title": "Benchmark: bedömning för lärande",
+            "description": "Mätning.",
+            "focus_area": "utveckla",
+            "target_groups": ["lärare"],
+            "format": "course",
+            "organiser_email": "samordnare@run.test",
+            "places": places,
+            "min_participants": 0,
+            "registration": {"opens": opens, "deadline": deadline, "reminders_before_deadline": [s(reg_window / 2)]},
+            "grace_period": s(step),
+            "sessions": [
+                {"start": s1, "end": s1 + s(step), "location": "sundsvall", "room": "O111"},
+                {"start": s2, "end": s2 + s(step), "location": "digital", "link": "https://meet.test/b"},
+            ],
+            "session_reminder_before": s(step / 2),
+            "surveys": {
+                "window": s(3 * step),
+                "reminder_after": s(1.5 * step),
+                "attendance_grace": s(step / 2),
+                "final_evaluation_after": s(step / 2),
+                "follow_up_after": s(2 * step),
+            },
+            "retention": s(step),
+            "invitation": {"organisations": ["sundsvall", "ostersund"]},
+        }
+    )
 
 
 def activity_breakdown(histories: list[list]) -> dict[str, dict]:
@@ -79,16 +104,26 @@ def activity_breakdown(histories: list[list]) -> dict[str, dict]:
                 sid = e.activity_task_completed_event_attributes.scheduled_event_id
                 if sid in started:
                     totals[scheduled[sid]].append((e.event_time.ToDatetime() - started[sid]).total_seconds())
-    return {name: {"count": len(v), "total_s": round(sum(v), 3), "mean_ms": round(1000 * sum(v) / len(v), 1)}
-            for name, v in sorted(totals.items(), key=lambda kv: -sum(kv[1]))}
+    return {
+        name: {"count": len(v), "total_s": round(sum(v), 3), "mean_ms": round(1000 * sum(v) / len(v), 1)}
+        for name, v in sorted(totals.items(), key=lambda kv: -sum(kv[1]))
+    }
 
 
 def count_updates(events: list) -> int:
     return sum(1 for e in events if e.HasField("workflow_execution_update_accepted_event_attributes"))
 
 
-async def run(stack: BenchStack, *, activities: int, registrations: int, concurrency: int, step: float,
-              reg_window: float, progress) -> tuple[list[Figure], dict]:
+async def run(
+    stack: BenchStack,
+    *,
+    activities: int,
+    registrations: int,
+    concurrency: int,
+    step: float,
+    reg_window: float,
+    progress,
+) -> tuple[list[Figure], dict]:
     n, r = activities, registrations
     problems: list[str] = []
     tq = stack.task_queue("life")
@@ -100,8 +135,12 @@ async def run(stack: BenchStack, *, activities: int, registrations: int, concurr
     cpu0, server_cpu0 = worker.cpu(), stack.server_cpu()
     t_start = time.perf_counter()
     t0 = now()
-    plans = [lifecycle_plan(f"bench-{stack.run_id}-l{i}", t0, open_after=open_after, reg_window=reg_window,
-                            step=step, places=max(r, 1)) for i in range(n + 1)]  # the last one: no registrations
+    plans = [
+        lifecycle_plan(
+            f"bench-{stack.run_id}-l{i}", t0, open_after=open_after, reg_window=reg_window, step=step, places=max(r, 1)
+        )
+        for i in range(n + 1)
+    ]  # the last one: no registrations
     handles = await gather_limited(10, [service.start(p) for p in plans])
     await asyncio.sleep(max(0.0, (plans[0].registration.opens - now()).total_seconds()))
     await asyncio.gather(*(wait_for_phase(service, p.id, "open") for p in plans))  # invitation sent
@@ -109,8 +148,13 @@ async def run(stack: BenchStack, *, activities: int, registrations: int, concurr
 
     async def register(i: int, j: int) -> None:
         try:
-            await service.register(plans[i].id, name=f"Deltagare {i}-{j}", email=f"d{j}@skola.test",
-                                   organisation=ORGS[j % len(ORGS)], role="lärare")
+            await service.register(
+                plans[i].id,
+                name=f"Deltagare {i}-{j}",
+                email=f"d{j}@skola.test",
+                organisation=ORGS[j % len(ORGS)],
+                role="lärare",
+            )
         except Refused as exc:
             refused.append(f"refused: {exc}")
         except Exception as exc:  # noqa: BLE001 - e.g. an Update the server gave up on; reported
@@ -138,8 +182,9 @@ async def run(stack: BenchStack, *, activities: int, registrations: int, concurr
     nominal_end = (plans[0].sessions[-1].end - t0).total_seconds() + 6 * step
     histories = [await full_history(stack.client, h.id) for h in handles]
     events = [len(h) for h in histories]
-    sent = sum(1 for m in stack.store.outbox() if m.status == "sent" and m.activity_id.startswith(
-        f"bench-{stack.run_id}-l"))
+    sent = sum(
+        1 for m in stack.store.outbox() if m.status == "sent" and m.activity_id.startswith(f"bench-{stack.run_id}-l")
+    )
     breakdown = activity_breakdown(histories[:n])
     progress(f"lifecycle: runflow done in {wall:.1f} s; floor next")
 
@@ -149,9 +194,15 @@ async def run(stack: BenchStack, *, activities: int, registrations: int, concurr
     floor_worker = await stack.floor_worker(ftq)
     fcpu0, fserver_cpu0 = floor_worker.cpu(), stack.server_cpu()
     f_start = time.perf_counter()
-    fhandles = await gather_limited(10, [
-        stack.client.start_workflow(MirrorWorkflow.run, script, id=f"bench-{stack.run_id}-mirror-{i}",
-                                    task_queue=ftq) for i, script in enumerate(scripts)])
+    fhandles = await gather_limited(
+        10,
+        [
+            stack.client.start_workflow(
+                MirrorWorkflow.run, script, id=f"bench-{stack.run_id}-mirror-{i}", task_queue=ftq
+            )
+            for i, script in enumerate(scripts)
+        ],
+    )
     opens_timer = next((s.timer for s in scripts[0].segments if s.timer is not None), 0.0)
     await asyncio.sleep(max(0.0, f_start + opens_timer - time.perf_counter()))
 
@@ -185,7 +236,7 @@ async def run(stack: BenchStack, *, activities: int, registrations: int, concurr
     deadline = plans[0].registration.deadline
     runflow_timers = [timers(h) for h in histories[:n]]
     k = min(range(len(runflow_timers[0])), key=lambda i: abs((runflow_timers[0][i][0] - deadline).total_seconds()))
-    end = lambda events: events[-1].event_time.ToDatetime(tzinfo=timezone.utc)  # noqa: E731
+    end = lambda events: events[-1].event_time.ToDatetime(tzinfo=UTC)  # noqa: E731
     after = (max(end(h) for h in histories[:n]) - min(t[k][1] or t[k][0] for t in runflow_timers)).total_seconds()
     mirror_timers = [timers(h) for h in fhistories[:n]]
     fafter = (max(end(h) for h in fhistories[:n]) - min(t[k][1] or t[k][0] for t in mirror_timers)).total_seconds()
@@ -195,43 +246,87 @@ async def run(stack: BenchStack, *, activities: int, registrations: int, concurr
     fper_registration = (fper_activity - fevents[n]) / r if r else 0.0
     for i in range(n):
         if count_updates(histories[i]) != r or count_updates(fhistories[i]) != r:
-            problems.append(f"lifecycle: activity {i} took {count_updates(histories[i])} registrations, "
-                            f"its mirror {count_updates(fhistories[i])} Updates (expected {r})")
+            problems.append(
+                f"lifecycle: activity {i} took {count_updates(histories[i])} registrations, "
+                f"its mirror {count_updates(fhistories[i])} Updates (expected {r})"
+            )
             break
     if refused or floor_failed:
-        problems.append(f"lifecycle: {len(refused)} registrations failed {sorted(set(refused))[:2]}, "
-                        f"{len(floor_failed)} mirror Updates failed {sorted(set(floor_failed))[:2]}")
+        problems.append(
+            f"lifecycle: {len(refused)} registrations failed {sorted(set(refused))[:2]}, "
+            f"{len(floor_failed)} mirror Updates failed {sorted(set(floor_failed))[:2]}"
+        )
     emails = sum(v["count"] for k, v in breakdown.items() if k in EMAIL_ACTIVITIES)
     details = {
-        "activities": n, "registrations_per_activity": r, "concurrency": concurrency, "step_s": step,
-        "reg_window_s": reg_window, "deadline_offset_s": round(deadline_offset, 2),
+        "activities": n,
+        "registrations_per_activity": r,
+        "concurrency": concurrency,
+        "step_s": step,
+        "reg_window_s": reg_window,
+        "deadline_offset_s": round(deadline_offset, 2),
         "nominal_end_offset_s": round(nominal_end, 2),
-        "registration_phase_s": round(reg_wall, 3), "floor_registration_phase_s": round(freg_wall, 3),
-        "after_deadline_s": round(after, 3), "floor_after_deadline_s": round(fafter, 3),
-        "timers": scripts[0].timers, "deadline_timer_index": k, "main_line_activities": scripts[0].activities,
+        "registration_phase_s": round(reg_wall, 3),
+        "floor_registration_phase_s": round(freg_wall, 3),
+        "after_deadline_s": round(after, 3),
+        "floor_after_deadline_s": round(fafter, 3),
+        "timers": scripts[0].timers,
+        "deadline_timer_index": k,
+        "main_line_activities": scripts[0].activities,
         "emails_sent": sent,
-        "worker_cpu_s": round(cpu, 2), "floor_worker_cpu_s": round(fcpu, 2),
-        "server_cpu_s": round(server_cpu, 2), "floor_server_cpu_s": round(fserver_cpu, 2),
-        "activity_breakdown": breakdown, "email_activity_executions": emails,
+        "worker_cpu_s": round(cpu, 2),
+        "floor_worker_cpu_s": round(fcpu, 2),
+        "server_cpu_s": round(server_cpu, 2),
+        "floor_server_cpu_s": round(fserver_cpu, 2),
+        "activity_breakdown": breakdown,
+        "email_activity_executions": emails,
     }
     busy = reg_wall + after
     fbusy = freg_wall + fafter
     details["start_to_anonymised_s"] = round(wall, 3)
     details["floor_start_to_anonymised_s"] = round(fwall, 3)
     figures = [
-        Figure("lifecycle_throughput", f"lifecycle throughput, {n} act x {r} reg", 60 * n / busy, "act/min",
-               60 * n / fbusy, "mirror wf: same timers/updates/no-op acts", higher_is_better=True, details=details),
+        Figure(
+            "lifecycle_throughput",
+            f"lifecycle throughput, {n} act x {r} reg",
+            60 * n / busy,
+            "act/min",
+            60 * n / fbusy,
+            "mirror wf: same timers/updates/no-op acts",
+            higher_is_better=True,
+            details=details,
+        ),
         Figure("lifecycle_busy", "  busy time: registrations + after deadline", busy, "s", fbusy, "mirror wf"),
-        Figure("lifecycle_registration_phase", f"  {n * r} registrations, {concurrency} concurrent",
-               reg_wall, "s", freg_wall, "Update + no-op act"),
+        Figure(
+            "lifecycle_registration_phase",
+            f"  {n * r} registrations, {concurrency} concurrent",
+            reg_wall,
+            "s",
+            freg_wall,
+            "Update + no-op act",
+        ),
         Figure("lifecycle_after_deadline", "  deadline -> all anonymised", after, "s", fafter, "mirror wf"),
-        Figure("lifecycle_worker_cpu", "  worker process CPU time, whole run", cpu, "s", fcpu,
-               "mirror worker process"),
-        Figure("events_per_activity", f"history events per activity ({r} reg)", per_activity, "events",
-               fper_activity, "mirror wf",
-               details={"runflow": events, "floor": fevents, "reference_without_registrations": events[n],
-                        "floor_reference": fevents[n]}),
-        Figure("events_per_registration", "history events per registration", per_registration, "events",
-               fper_registration, "Update + no-op act"),
+        Figure("lifecycle_worker_cpu", "  worker process CPU time, whole run", cpu, "s", fcpu, "mirror worker process"),
+        Figure(
+            "events_per_activity",
+            f"history events per activity ({r} reg)",
+            per_activity,
+            "events",
+            fper_activity,
+            "mirror wf",
+            details={
+                "runflow": events,
+                "floor": fevents,
+                "reference_without_registrations": events[n],
+                "floor_reference": fevents[n],
+            },
+        ),
+        Figure(
+            "events_per_registration",
+            "history events per registration",
+            per_registration,
+            "events",
+            fper_registration,
+            "Update + no-op act",
+        ),
     ]
     return figures, {"problems": problems}

@@ -65,9 +65,13 @@ async def run(stack: BenchStack, *, count: int, concurrency: int, progress) -> t
     await asyncio.sleep(SETTLE_S)
     fidle = floor_worker.memory()
     fstarted = time.perf_counter()
-    handles = await gather_limited(concurrency, [
-        client.start_workflow(MirrorWorkflow.run, script, id=f"bench-{stack.run_id}-fm{i}", task_queue=ftq)
-        for i in range(count)])
+    handles = await gather_limited(
+        concurrency,
+        [
+            client.start_workflow(MirrorWorkflow.run, script, id=f"bench-{stack.run_id}-fm{i}", task_queue=ftq)
+            for i in range(count)
+        ],
+    )
 
     async def all_waiting() -> bool:
         done = await gather_limited(50, [h.query(MirrorWorkflow.segments_done) for h in handles])
@@ -82,18 +86,46 @@ async def run(stack: BenchStack, *, count: int, concurrency: int, progress) -> t
     mib = lambda kib: kib / 1024  # noqa: E731
     per = lambda a, b: (a["VmRSS"] - b["VmRSS"]) / count  # noqa: E731
     if count > MAX_CACHED_WORKFLOWS:
-        problems.append(f"memory: {count} workflows exceed the worker's cache of {MAX_CACHED_WORKFLOWS}; "
-                        "evicted ones are not in the RSS")
-    details = {"open_activities": count, "idle_kib": idle, "loaded_kib": loaded, "floor_idle_kib": fidle,
-               "floor_loaded_kib": floaded, "all_open_after_s": round(open_s, 1),
-               "floor_all_waiting_after_s": round(fopen_s, 1), "start_calls_s": round(started_s, 1),
-               "mirror_script": {"timers": script.timers, "activities": script.activities}}
+        problems.append(
+            f"memory: {count} workflows exceed the worker's cache of {MAX_CACHED_WORKFLOWS}; "
+            "evicted ones are not in the RSS"
+        )
+    details = {
+        "open_activities": count,
+        "idle_kib": idle,
+        "loaded_kib": loaded,
+        "floor_idle_kib": fidle,
+        "floor_loaded_kib": floaded,
+        "all_open_after_s": round(open_s, 1),
+        "floor_all_waiting_after_s": round(fopen_s, 1),
+        "start_calls_s": round(started_s, 1),
+        "mirror_script": {"timers": script.timers, "activities": script.activities},
+    }
     figures = [
-        Figure("worker_rss", f"worker RSS with {count} open activities", mib(loaded["VmRSS"]), "MiB",
-               mib(floaded["VmRSS"]), "floor worker, mirror wfs", details=details),
-        Figure("worker_rss_per_activity", "  per open activity, above idle", per(loaded, idle), "KiB",
-               per(floaded, fidle), "per mirror wf"),
-        Figure("worker_rss_idle", "  idle worker RSS (no workflows)", mib(idle["VmRSS"]), "MiB",
-               mib(fidle["VmRSS"]), "idle floor worker"),
+        Figure(
+            "worker_rss",
+            f"worker RSS with {count} open activities",
+            mib(loaded["VmRSS"]),
+            "MiB",
+            mib(floaded["VmRSS"]),
+            "floor worker, mirror wfs",
+            details=details,
+        ),
+        Figure(
+            "worker_rss_per_activity",
+            "  per open activity, above idle",
+            per(loaded, idle),
+            "KiB",
+            per(floaded, fidle),
+            "per mirror wf",
+        ),
+        Figure(
+            "worker_rss_idle",
+            "  idle worker RSS (no workflows)",
+            mib(idle["VmRSS"]),
+            "MiB",
+            mib(fidle["VmRSS"]),
+            "idle floor worker",
+        ),
     ]
     return figures, {"problems": problems}

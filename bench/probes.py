@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.results import Figure
@@ -32,18 +32,26 @@ async def probe_updates(total: int, clients: list[int], cap: int) -> list[Figure
 
     runtime = quiet_runtime()
     rows: list[Figure] = []
-    for label, extra in (("server default (10 in flight)", []),
-                         ("maxInFlightUpdates=100", ["--dynamic-config-value", "history.maxInFlightUpdates=100"])):
+    for label, extra in (
+        ("server default (10 in flight)", []),
+        ("maxInFlightUpdates=100", ["--dynamic-config-value", "history.maxInFlightUpdates=100"]),
+    ):
         with output_to(os.devnull):
             env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_cli(), dev_server_log_level="error", ip=HOST, runtime=runtime,
-                dev_server_extra_args=extra, dev_server_startup_timeout=timedelta(seconds=60))
+                dev_server_existing_path=temporal_cli(),
+                dev_server_log_level="error",
+                ip=HOST,
+                runtime=runtime,
+                dev_server_extra_args=extra,
+                dev_server_startup_timeout=timedelta(seconds=60),
+            )
         try:
             async with Worker(env.client, task_queue="probe", workflows=[NoopUpdateWorkflow], activities=[noop]):
                 runs = [(c, None) for c in clients] + [(max(clients), cap)]
                 for n, (c, limit) in enumerate(runs):
-                    handle = await env.client.start_workflow(NoopUpdateWorkflow.run, id=f"probe-{n}",
-                                                             task_queue="probe")
+                    handle = await env.client.start_workflow(
+                        NoopUpdateWorkflow.run, id=f"probe-{n}", task_queue="probe"
+                    )
                     semaphore = asyncio.Semaphore(limit) if limit else None
                     counter, latencies, failed = itertools.count(), [], 0
 
@@ -66,12 +74,26 @@ async def probe_updates(total: int, clients: list[int], cap: int) -> list[Figure
                     wall = time.perf_counter() - started
                     await handle.signal(NoopUpdateWorkflow.stop)
                     name = f"{label}, {c} callers" + (f", at most {limit} in flight (client)" if limit else "")
-                    rows.append(Figure(f"u{n}", name, percentile(latencies, 50) * 1000, "ms p50", None,
-                                       details={"p99_ms": percentile(latencies, 99) * 1000,
-                                                "per_s": total / wall, "failed": failed}))
-                    print(f"{name}: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
-                          f"p99 {percentile(latencies, 99) * 1000:.0f} ms, {total / wall:.0f}/s, {failed} failed",
-                          file=sys.stderr, flush=True)
+                    rows.append(
+                        Figure(
+                            f"u{n}",
+                            name,
+                            percentile(latencies, 50) * 1000,
+                            "ms p50",
+                            None,
+                            details={
+                                "p99_ms": percentile(latencies, 99) * 1000,
+                                "per_s": total / wall,
+                                "failed": failed,
+                            },
+                        )
+                    )
+                    print(
+                        f"{name}: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+                        f"p99 {percentile(latencies, 99) * 1000:.0f} ms, {total / wall:.0f}/s, {failed} failed",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             await env.shutdown()
     return rows
@@ -92,8 +114,11 @@ def batched_outbox(store, host: str, port: int, sender: str):
             rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.key.in_(keys)).with_for_update()))
             claimed = []
             for row in rows:
-                if row.status == "sent" or (row.status == "sending" and row.claimed_at
-                                            and (now - row.claimed_at).total_seconds() < lease_seconds):
+                if row.status == "sent" or (
+                    row.status == "sending"
+                    and row.claimed_at
+                    and (now - row.claimed_at).total_seconds() < lease_seconds
+                ):
                     continue
                 row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
                 s.add(row)
@@ -105,7 +130,7 @@ def batched_outbox(store, host: str, port: int, sender: str):
             if not envelopes:
                 return 0
             keys = await asyncio.to_thread(store.enqueue, [e.row() for e in envelopes])
-            rows = await asyncio.to_thread(claim_all, keys, datetime.now(timezone.utc))
+            rows = await asyncio.to_thread(claim_all, keys, datetime.now(UTC))
             if not rows:
                 return 0
             async with aiosmtplib.SMTP(hostname=host, port=port) as smtp:
@@ -113,10 +138,10 @@ def batched_outbox(store, host: str, port: int, sender: str):
                     try:
                         await smtp.send_message(to_email(row, sender))
                     except Exception:
-                        for rest in rows[rows.index(row):]:
+                        for rest in rows[rows.index(row) :]:
                             await asyncio.to_thread(store.release, rest.key)
                         raise
-                    await asyncio.to_thread(store.mark_sent, row.key, datetime.now(timezone.utc))
+                    await asyncio.to_thread(store.mark_sent, row.key, datetime.now(UTC))
             return len(rows)
 
     return BatchedOutbox(store, None, sender)
@@ -139,33 +164,47 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
         for sync in ("FULL", "NORMAL"):
             store = Store(f"sqlite:///{workdir / f'{sync}.db'}")
             if sync == "NORMAL":
+
                 @event.listens_for(store.engine, "connect")
                 def _normal(dbapi_connection, _record):
                     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
             store.migrate()
             store.seed_reference(default_reference())
             from bench.lifecycle import lifecycle_plan
-            plan = lifecycle_plan("probe-outbox", datetime.now(timezone.utc), open_after=60, reg_window=600,
-                                  step=60, places=10)
+
+            plan = lifecycle_plan("probe-outbox", datetime.now(UTC), open_after=60, reg_window=600, step=60, places=10)
             store.save_plan(plan, True)
 
             def envelopes(tag: str) -> list[Envelope]:
-                return [Envelope(key=f"probe|{tag}|{i}", activity_id=plan.id, purpose="survey",
-                                 recipient=f"p{i}@skola.test", subject="Utvärdering",
-                                 body="Hej!\n" + "Text " * 200) for i in range(emails)]
+                return [
+                    Envelope(
+                        key=f"probe|{tag}|{i}",
+                        activity_id=plan.id,
+                        purpose="survey",
+                        recipient=f"p{i}@skola.test",
+                        subject="Utvärdering",
+                        body="Hej!\n" + "Text " * 200,
+                    )
+                    for i in range(emails)
+                ]
 
             out = results.setdefault(sync, {})
             sender = "RUN <run@bench.test>"
             outbox = Outbox(store, SmtpMailer(HOST, port), sender)
             batched = batched_outbox(store, HOST, port, sender)
-            for label, box in (("Outbox.send, one batch (now)", outbox),
-                               ("  sketch: batch claim + one SMTP connection", batched)):
+            for label, box in (
+                ("Outbox.send, one batch (now)", outbox),
+                ("  sketch: batch claim + one SMTP connection", batched),
+            ):
                 started = time.perf_counter()
                 await box.send(envelopes(f"send-{label}"))
                 out[label] = (time.perf_counter() - started) / emails
             # six activities mailing at once, as after a deadline with several activities: SQLite's one writer
-            for label, box in (("Outbox.send, 6 batches at once (now)", outbox),
-                               ("  sketch, 6 batches at once", batched)):
+            for label, box in (
+                ("Outbox.send, 6 batches at once (now)", outbox),
+                ("  sketch, 6 batches at once", batched),
+            ):
                 batches = [envelopes(f"par-{label}-{b}")[: max(1, emails // 6)] for b in range(6)]
                 started = time.perf_counter()
                 await asyncio.gather(*(box.send(batch) for batch in batches))
@@ -175,7 +214,7 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
             keys = store.enqueue(rows)
             out["  enqueue (one transaction per batch)"] = (time.perf_counter() - started) / emails
             started = time.perf_counter()
-            claimed = [store.claim(k, datetime.now(timezone.utc)) for k in keys]
+            claimed = [store.claim(k, datetime.now(UTC)) for k in keys]
             out["  claim (one transaction per e-mail)"] = (time.perf_counter() - started) / emails
             message = to_email(claimed[0], "RUN <run@bench.test>")
             started = time.perf_counter()
@@ -188,6 +227,7 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
                 await mailer.send(message)
             out["  SMTP, a new connection per e-mail (now)"] = (time.perf_counter() - started) / emails
             import aiosmtplib
+
             started = time.perf_counter()
             async with aiosmtplib.SMTP(hostname=HOST, port=port) as smtp:
                 for _ in range(emails):
@@ -195,7 +235,7 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
             out["  SMTP, one connection per batch"] = (time.perf_counter() - started) / emails
             started = time.perf_counter()
             for k in keys:
-                store.mark_sent(k, datetime.now(timezone.utc))
+                store.mark_sent(k, datetime.now(UTC))
             out["  mark_sent (one transaction per e-mail)"] = (time.perf_counter() - started) / emails
             store.engine.dispose()
     finally:
@@ -205,8 +245,9 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.probes", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.probes", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="probe", required=True)
     u = sub.add_parser("updates", help="bare Updates on one workflow")
     u.add_argument("--total", type=int, default=300)
@@ -218,16 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe == "updates":
         rows = asyncio.run(probe_updates(args.total, [int(c) for c in args.clients.split(",")], args.cap))
         width = max(len(r.label) for r in rows)
-        print(f"{'bare Updates on one workflow (' + str(args.total) + ' each)':<{width}}  {'p50 ms':>8}  "
-              f"{'p99 ms':>8}  {'per s':>7}  {'failed':>6}")
+        print(
+            f"{'bare Updates on one workflow (' + str(args.total) + ' each)':<{width}}  {'p50 ms':>8}  "
+            f"{'p99 ms':>8}  {'per s':>7}  {'failed':>6}"
+        )
         for r in rows:
             d = r.details
             print(f"{r.label:<{width}}  {r.value:8.0f}  {d['p99_ms']:8.0f}  {d['per_s']:7.0f}  {d['failed']:6d}")
     else:
         rows = asyncio.run(probe_outbox(args.emails))
         width = max(len(name) for name, _, _ in rows)
-        print(f"{'outbox, ms per e-mail (' + str(args.emails) + ' e-mails)':<{width}}  {'SQLite FULL':>11}  "
-              f"{'NORMAL':>8}   (PRAGMA synchronous; FULL is what runflow runs with)")
+        print(
+            f"{'outbox, ms per e-mail (' + str(args.emails) + ' e-mails)':<{width}}  {'SQLite FULL':>11}  "
+            f"{'NORMAL':>8}   (PRAGMA synchronous; FULL is what runflow runs with)"
+        )
         for name, full, normal in rows:
             print(f"{name:<{width}}  {full * 1000:11.2f}  {normal * 1000:8.2f}")
     return 0

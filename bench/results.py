@@ -61,20 +61,29 @@ def table(figures: list[Figure]) -> str:
     right = {1, 2, 3}
     lines = []
     for n, row in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def write_json(path: Path, machine: dict, config: dict, figures: list[Figure], started: str, seconds: float,
-               notes: list[str]) -> None:
-    path.write_text(json.dumps({
-        "started_at": started,
-        "duration_seconds": round(seconds, 1),
-        "machine": machine,
-        "config": config,
-        "notes": notes,
-        "figures": [f.as_json() for f in figures],
-    }, indent=2, ensure_ascii=False, default=str) + "\n")
+def write_json(
+    path: Path, machine: dict, config: dict, figures: list[Figure], started: str, seconds: float, notes: list[str]
+) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "started_at": started,
+                "duration_seconds": round(seconds, 1),
+                "machine": machine,
+                "config": config,
+                "notes": notes,
+                "figures": [f.as_json() for f in figures],
+            },
+            indent=2,
+            ensure_ascii=False,
+            default=str,
+        )
+        + "\n"
+    )

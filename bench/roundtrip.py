@@ -29,18 +29,34 @@ def open_plan(activity_id: str, *, opens_in: float, places: int = 10000, organis
     """An activity that opens in `opens_in` seconds and stays open for a day (sessions later)."""
     t = now()
     at = lambda seconds: t + timedelta(seconds=seconds)  # noqa: E731
-    return ActivityPlan.model_validate({
-        "id": activity_id, "title": "Benchmark: läsutveckling", "description": "Mätning.", "focus_area": "utveckla",
-        "target_groups": ["lärare"], "format": "course", "organiser_email": "samordnare@run.test",
-        "places": places, "min_participants": 0,
-        "registration": {"opens": at(opens_in), "deadline": at(86400), "reminders_before_deadline": ["1h"]},
-        "grace_period": "1d",
-        "sessions": [{"start": at(2 * 86400), "end": at(2 * 86400 + 3600), "location": "sundsvall", "room": "O111"}],
-        "session_reminder_before": "1d",
-        "surveys": {"window": "7d", "reminder_after": "3d", "attendance_grace": "1d", "final_evaluation_after": "1d",
-                    "follow_up_after": "30d"},
-        "retention": "60d", "invitation": {"organisations": list(organisations)},
-    })
+    return ActivityPlan.model_validate(
+        {
+            "id": activity_id,
+            "title": "Benchmark: läsutveckling",
+            "description": "Mätning.",
+            "focus_area": "utveckla",
+            "target_groups": ["lärare"],
+            "format": "course",
+            "organiser_email": "samordnare@run.test",
+            "places": places,
+            "min_participants": 0,
+            "registration": {"opens": at(opens_in), "deadline": at(86400), "reminders_before_deadline": ["1h"]},
+            "grace_period": "1d",
+            "sessions": [
+                {"start": at(2 * 86400), "end": at(2 * 86400 + 3600), "location": "sundsvall", "room": "O111"}
+            ],
+            "session_reminder_before": "1d",
+            "surveys": {
+                "window": "7d",
+                "reminder_after": "3d",
+                "attendance_grace": "1d",
+                "final_evaluation_after": "1d",
+                "follow_up_after": "30d",
+            },
+            "retention": "60d",
+            "invitation": {"organisations": list(organisations)},
+        }
+    )
 
 
 async def wait_for_phase(service: Service, activity_id: str, phase: str, timeout: float = 60) -> None:
@@ -88,8 +104,10 @@ class HttpCaller:
 
 class _HttpSession:
     def __init__(self, caller: HttpCaller, n: int):
-        self.caller, self.http = caller, httpx.AsyncClient(base_url=caller.base_url, timeout=120,
-                                                           limits=httpx.Limits(max_connections=1))
+        self.caller, self.http = (
+            caller,
+            httpx.AsyncClient(base_url=caller.base_url, timeout=120, limits=httpx.Limits(max_connections=1)),
+        )
 
     async def __aenter__(self):
         # Like a browser: the activity page once (the CSRF cookie lands in the client's jar), then its form's token
@@ -106,10 +124,17 @@ class _HttpSession:
 
     async def register(self, i: int) -> bool | str:
         c = self.caller
-        response = await self.http.post(f"/a/{c.activity_id}", data={
-            "name": f"Deltagare {c.prefix}{i}", "email": f"{c.prefix}{i}@skola.test",
-            "organisation": ORGS[i % len(ORGS)], "role": "lärare", "school": "Bänkskolan",
-            "csrf_token": self.csrf_token})
+        response = await self.http.post(
+            f"/a/{c.activity_id}",
+            data={
+                "name": f"Deltagare {c.prefix}{i}",
+                "email": f"{c.prefix}{i}@skola.test",
+                "organisation": ORGS[i % len(ORGS)],
+                "role": "lärare",
+                "school": "Bänkskolan",
+                "csrf_token": self.csrf_token,
+            },
+        )
         if response.status_code == 200 and "Tack för din anmälan" in response.text:
             return True
         return f"HTTP {response.status_code}"
@@ -132,8 +157,9 @@ class UpdateCaller:
         return await self.handle.execute_update(NoopUpdateWorkflow.ping, i) == i or "wrong answer"
 
 
-async def run(stack: BenchStack, *, registrations: int, clients: list[int], rounds: int = 3,
-              warmup: int = 10) -> tuple[list[Figure], dict]:
+async def run(
+    stack: BenchStack, *, registrations: int, clients: list[int], rounds: int = 3, warmup: int = 10
+) -> tuple[list[Figure], dict]:
     """For each number of clients: runflow and the floor take turns, `rounds` times, so load from elsewhere on the
     machine hits both alike."""
     tq, ftq = stack.task_queue("web"), stack.task_queue("floor-web")
@@ -144,8 +170,9 @@ async def run(stack: BenchStack, *, registrations: int, clients: list[int], roun
     plan = open_plan(f"bench-{stack.run_id}-web", opens_in=1.0)
     await service.start(plan)
     await wait_for_phase(service, plan.id, "open")
-    handle = await stack.client.start_workflow(NoopUpdateWorkflow.run, id=f"bench-{stack.run_id}-noop-update",
-                                               task_queue=ftq)
+    handle = await stack.client.start_workflow(
+        NoopUpdateWorkflow.run, id=f"bench-{stack.run_id}-noop-update", task_queue=ftq
+    )
     http = HttpCaller(f"http://{HOST}:{port}", plan.id, "w")
     await drive(min(8, warmup), warmup, HttpCaller(http.base_url, plan.id, "warm"))
     await drive(min(8, warmup), warmup, UpdateCaller(handle), start=10**6)
@@ -174,42 +201,79 @@ async def run(stack: BenchStack, *, registrations: int, clients: list[int], roun
             done += count
         rates.append(registrations / wall)
         details = {
-            "clients": c, "registrations": registrations, "rounds": rounds,
-            "failures": len(failures), "floor_failures": len(floor_failures),
-            "failure_examples": sorted(set(failures))[:3], "floor_failure_examples": sorted(set(floor_failures))[:3],
-            "wall_s": round(wall, 3), "floor_wall_s": round(floor_wall, 3),
+            "clients": c,
+            "registrations": registrations,
+            "rounds": rounds,
+            "failures": len(failures),
+            "floor_failures": len(floor_failures),
+            "failure_examples": sorted(set(failures))[:3],
+            "floor_failure_examples": sorted(set(floor_failures))[:3],
+            "wall_s": round(wall, 3),
+            "floor_wall_s": round(floor_wall, 3),
             "p90_ms": round(ms(percentile(latencies, 90)), 1),
             "floor_p90_ms": round(ms(percentile(floor_latencies, 90)), 1),
             "mean_ms": round(ms(sum(latencies) / len(latencies)), 1),
             "floor_mean_ms": round(ms(sum(floor_latencies) / len(floor_latencies)), 1),
-            "max_ms": round(ms(max(latencies)), 1), "floor_max_ms": round(ms(max(floor_latencies)), 1),
+            "max_ms": round(ms(max(latencies)), 1),
+            "floor_max_ms": round(ms(max(floor_latencies)), 1),
             "worker_plus_web_cpu_ms_per_registration": round(ms(cpu) / registrations, 2),
             "floor_worker_cpu_ms_per_update": round(ms(floor_cpu) / registrations, 2),
         }
         figures += [
-            Figure(f"registration_p50_c{c}", f"registration round trip p50, {c} clients",
-                   ms(percentile(latencies, 50)), "ms", ms(percentile(floor_latencies, 50)), "bare Update, no-op wf",
-                   details=details),
-            Figure(f"registration_p99_c{c}", f"registration round trip p99, {c} clients",
-                   ms(percentile(latencies, 99)), "ms", ms(percentile(floor_latencies, 99)), "bare Update, no-op wf"),
-            Figure(f"registration_rate_c{c}", f"  registrations per second, {c} clients", registrations / wall, "1/s",
-                   registrations / floor_wall, "bare Updates per second", higher_is_better=True),
+            Figure(
+                f"registration_p50_c{c}",
+                f"registration round trip p50, {c} clients",
+                ms(percentile(latencies, 50)),
+                "ms",
+                ms(percentile(floor_latencies, 50)),
+                "bare Update, no-op wf",
+                details=details,
+            ),
+            Figure(
+                f"registration_p99_c{c}",
+                f"registration round trip p99, {c} clients",
+                ms(percentile(latencies, 99)),
+                "ms",
+                ms(percentile(floor_latencies, 99)),
+                "bare Update, no-op wf",
+            ),
+            Figure(
+                f"registration_rate_c{c}",
+                f"  registrations per second, {c} clients",
+                registrations / wall,
+                "1/s",
+                registrations / floor_wall,
+                "bare Updates per second",
+                higher_is_better=True,
+            ),
         ]
         if failures or floor_failures:
-            figures.append(Figure(f"registration_failed_c{c}", f"  failed after client retries, {c} clients",
-                                  len(failures), f"of {registrations}", len(floor_failures), "bare Updates failed",
-                                  ratio_applies=False))
-            problems.append(f"registration round trip, {c} clients: {len(failures)} registrations failed "
-                            f"{sorted(set(failures))[:2]}, {len(floor_failures)} bare Updates failed "
-                            f"{sorted(set(floor_failures))[:2]}")
+            figures.append(
+                Figure(
+                    f"registration_failed_c{c}",
+                    f"  failed after client retries, {c} clients",
+                    len(failures),
+                    f"of {registrations}",
+                    len(floor_failures),
+                    "bare Updates failed",
+                    ratio_applies=False,
+                )
+            )
+            problems.append(
+                f"registration round trip, {c} clients: {len(failures)} registrations failed "
+                f"{sorted(set(failures))[:2]}, {len(floor_failures)} bare Updates failed "
+                f"{sorted(set(floor_failures))[:2]}"
+            )
     status = await service.status(plan.id)
     await service.handle(plan.id).terminate("benchmark done")
     await handle.signal(NoopUpdateWorkflow.stop)
     for process in (web, worker, floor_worker):
         await stack.stop_process(process)
-    total_failed = sum(f.value for f in figures if f.key.startswith("registration_failed") )
+    total_failed = sum(f.value for f in figures if f.key.startswith("registration_failed"))
     expected = done - total_failed
     if status.registrations != expected:
-        problems.append(f"registration round trip: the workflow has {status.registrations} registrations, "
-                        f"{expected} answered as registered")
+        problems.append(
+            f"registration round trip: the workflow has {status.registrations} registrations, "
+            f"{expected} answered as registered"
+        )
     return figures, {"problems": problems, "rate_per_second": max(rates)}

@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import lifecycle, memory, report_gen, roundtrip
@@ -23,40 +23,77 @@ from bench.stack import BenchStack, machine_info
 ALL = ("roundtrip", "lifecycle", "memory", "report")
 HERE = Path(__file__).resolve().parent
 
-DEFAULTS = {"activities": 5, "registrations": 20, "concurrency": 50, "step": 0.2,
-            "web_registrations": 300, "web_clients": [8, 50], "web_rounds": 3,
-            "open_activities": 1000, "participants": 100_000, "repeats": 3}
-QUICK = {"activities": 2, "registrations": 5, "concurrency": 50, "step": 0.2,
-         "web_registrations": 60, "web_clients": [8, 50], "web_rounds": 1,
-         "open_activities": 100, "participants": 10_000, "repeats": 1}
+DEFAULTS = {
+    "activities": 5,
+    "registrations": 20,
+    "concurrency": 50,
+    "step": 0.2,
+    "web_registrations": 300,
+    "web_clients": [8, 50],
+    "web_rounds": 3,
+    "open_activities": 1000,
+    "participants": 100_000,
+    "repeats": 3,
+}
+QUICK = {
+    "activities": 2,
+    "registrations": 5,
+    "concurrency": 50,
+    "step": 0.2,
+    "web_registrations": 60,
+    "web_clients": [8, 50],
+    "web_rounds": 1,
+    "open_activities": 100,
+    "participants": 10_000,
+    "repeats": 1,
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="a ~1-minute smoke run with small sizes")
     p.add_argument("--only", action="append", choices=ALL, help="run only these benchmarks (repeatable)")
     p.add_argument("--activities", type=int, help=f"lifecycle: activities (default {DEFAULTS['activities']})")
-    p.add_argument("--registrations", type=int,
-                   help=f"lifecycle: registrations per activity (default {DEFAULTS['registrations']})")
-    p.add_argument("--concurrency", type=int,
-                   help=f"lifecycle: concurrent registration callers (default {DEFAULTS['concurrency']})")
+    p.add_argument(
+        "--registrations", type=int, help=f"lifecycle: registrations per activity (default {DEFAULTS['registrations']})"
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"lifecycle: concurrent registration callers (default {DEFAULTS['concurrency']})",
+    )
     p.add_argument("--step", type=float, help="lifecycle: seconds between steps after the deadline (default 0.2)")
-    p.add_argument("--reg-window", type=float,
-                   help="lifecycle: seconds registration stays open (default: from the measured web rate)")
-    p.add_argument("--web-registrations", type=int,
-                   help=f"round trip: registrations (default {DEFAULTS['web_registrations']})")
-    p.add_argument("--web-clients", type=int, action="append",
-                   help="round trip: concurrent clients, repeatable (default 8 and 50: below and above the "
-                        "server's 10 in-flight Updates per workflow)")
-    p.add_argument("--web-rounds", type=int,
-                   help="round trip: runflow and the floor take turns this many times (default 3)")
-    p.add_argument("--open-activities", type=int,
-                   help=f"memory: open activities (default {DEFAULTS['open_activities']})")
+    p.add_argument(
+        "--reg-window",
+        type=float,
+        help="lifecycle: seconds registration stays open (default: from the measured web rate)",
+    )
+    p.add_argument(
+        "--web-registrations", type=int, help=f"round trip: registrations (default {DEFAULTS['web_registrations']})"
+    )
+    p.add_argument(
+        "--web-clients",
+        type=int,
+        action="append",
+        help="round trip: concurrent clients, repeatable (default 8 and 50: below and above the "
+        "server's 10 in-flight Updates per workflow)",
+    )
+    p.add_argument(
+        "--web-rounds", type=int, help="round trip: runflow and the floor take turns this many times (default 3)"
+    )
+    p.add_argument(
+        "--open-activities", type=int, help=f"memory: open activities (default {DEFAULTS['open_activities']})"
+    )
     p.add_argument("--participants", type=int, help=f"report: participants (default {DEFAULTS['participants']:,})")
     p.add_argument("--repeats", type=int, help="report: repetitions, the median counts (default 3)")
-    p.add_argument("--server-max-inflight-updates", type=int, metavar="N",
-                   help="start the dev server with history.maxInFlightUpdates=N (server default 10 per workflow)")
+    p.add_argument(
+        "--server-max-inflight-updates",
+        type=int,
+        metavar="N",
+        help="start the dev server with history.maxInFlightUpdates=N (server default 10 per workflow)",
+    )
     p.add_argument("--encrypt", action="store_true", help="encrypt payloads (AES-GCM codec) as in production")
     p.add_argument("--out", type=Path, default=HERE / "results.json", help="where to write the JSON results")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (store, mail, process logs)")
@@ -78,8 +115,7 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
     problems: list[str] = []
     stack = BenchStack(workdir, encrypt=args.encrypt)
     if args.server_max_inflight_updates:
-        stack.server_args = ["--dynamic-config-value",
-                             f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
+        stack.server_args = ["--dynamic-config-value", f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
     needs_server = any(b in args.only for b in ("roundtrip", "lifecycle", "memory"))
     try:
         if needs_server:
@@ -89,21 +125,32 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
             workdir.mkdir(parents=True, exist_ok=True)
         rate = None
         if "roundtrip" in args.only:
-            progress(f"registration round trip: {args.web_registrations} registrations with "
-                     f"{' and '.join(map(str, args.web_clients))} clients")
-            found, info = await roundtrip.run(stack, registrations=args.web_registrations, clients=args.web_clients,
-                                              rounds=args.web_rounds)
+            progress(
+                f"registration round trip: {args.web_registrations} registrations with "
+                f"{' and '.join(map(str, args.web_clients))} clients"
+            )
+            found, info = await roundtrip.run(
+                stack, registrations=args.web_registrations, clients=args.web_clients, rounds=args.web_rounds
+            )
             figures += found
             problems += info["problems"]
             rate = info["rate_per_second"]
         if "lifecycle" in args.only:
             total = args.activities * args.registrations
             reg_window = args.reg_window or max(3.0, 2.0 * total / (rate or 10.0)) + 2.0
-            progress(f"lifecycle: {args.activities} activities x {args.registrations} registrations, "
-                     f"registration open {reg_window:.1f} s")
-            found, info = await lifecycle.run(stack, activities=args.activities, registrations=args.registrations,
-                                              concurrency=args.concurrency, step=args.step, reg_window=reg_window,
-                                              progress=progress)
+            progress(
+                f"lifecycle: {args.activities} activities x {args.registrations} registrations, "
+                f"registration open {reg_window:.1f} s"
+            )
+            found, info = await lifecycle.run(
+                stack,
+                activities=args.activities,
+                registrations=args.registrations,
+                concurrency=args.concurrency,
+                step=args.step,
+                reg_window=reg_window,
+                progress=progress,
+            )
             figures += found
             problems += info["problems"]
         if "memory" in args.only:
@@ -115,8 +162,9 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
             await stack.stop()
         if "report" in args.only:
             progress(f"report: {args.participants:,} participants")
-            found, info = await asyncio.to_thread(report_gen.run, stack, participants=args.participants,
-                                                  repeats=args.repeats, progress=progress)
+            found, info = await asyncio.to_thread(
+                report_gen.run, stack, participants=args.participants, repeats=args.repeats, progress=progress
+            )
             figures += found
             problems += info["problems"]
     finally:
@@ -126,7 +174,7 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     machine = machine_info()
     workdir = Path(tempfile.mkdtemp(prefix="runflow-bench-"))
@@ -141,9 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     write_json(args.out, machine, config, figures, started_at, seconds, problems)
     print()
-    print(f"runflow benchmarks, {started_at}, {machine.get('nproc')} CPUs ({machine.get('cpu_model', '?')}), "
-          f"{machine.get('mem_total_mib', '?')} MiB RAM, Python {machine['python']}, temporalio "
-          f"{machine['temporalio']}{', encrypted payloads' if args.encrypt else ''}; ratio = runflow / floor")
+    print(
+        f"runflow benchmarks, {started_at}, {machine.get('nproc')} CPUs ({machine.get('cpu_model', '?')}), "
+        f"{machine.get('mem_total_mib', '?')} MiB RAM, Python {machine['python']}, temporalio "
+        f"{machine['temporalio']}{', encrypted payloads' if args.encrypt else ''}; ratio = runflow / floor"
+    )
     print(table(figures))
     for note in problems:
         print(f"NOTE: {note}")

@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -97,8 +97,11 @@ def output_to(path: Path | str):
 def quiet_runtime() -> Runtime:
     """A Temporal runtime that logs errors only: the client retries refused Updates itself and warns each time; the
     benchmarks count the calls that fail in the end instead."""
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
-        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
 
 
 def dev_server_pid() -> int | None:
@@ -138,8 +141,9 @@ def machine_info() -> dict:
         pass
     try:
         with open("/proc/cpuinfo") as f:
-            info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                                     platform.processor())
+            info["cpu_model"] = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.processor()
+            )
     except OSError:
         info["cpu_model"] = platform.processor()
     try:
@@ -221,8 +225,11 @@ class BenchStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.encrypt:
             self.codec_keys = {"bench": new_key()}
-        codec = codec_from_settings(Settings(codec_keys=self.codec_keys, data_dir=self.workdir)) \
-            if self.codec_keys else None
+        codec = (
+            codec_from_settings(Settings(codec_keys=self.codec_keys, data_dir=self.workdir))
+            if self.codec_keys
+            else None
+        )
         self.store = Store(self.database_url)
         self.store.migrate()
         self.store.seed_reference(default_reference())
@@ -230,10 +237,15 @@ class BenchStack:
         self.sink = start_sink(self.workdir / "mail", self.smtp_port, HOST)
         with output_to(self.workdir / "temporal.log"):  # its banner and error logs
             self.env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_cli(), search_attributes=sa.all_keys(),
-                data_converter=build_data_converter(codec), dev_server_log_level="error", ip=HOST,
-                dev_server_startup_timeout=timedelta(seconds=60), dev_server_extra_args=self.server_args,
-                runtime=quiet_runtime())
+                dev_server_existing_path=temporal_cli(),
+                search_attributes=sa.all_keys(),
+                data_converter=build_data_converter(codec),
+                dev_server_log_level="error",
+                ip=HOST,
+                dev_server_startup_timeout=timedelta(seconds=60),
+                dev_server_extra_args=self.server_args,
+                runtime=quiet_runtime(),
+            )
         self.server_pid = dev_server_pid()
 
     async def stop(self) -> None:
@@ -251,17 +263,25 @@ class BenchStack:
 
     def child_env(self, task_queue: str, web_port: int = 8000) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNFLOW_", "TEMPORAL_"))}
-        env.update({
-            "TEMPORAL_ADDRESS": self.address, "TEMPORAL_NAMESPACE": "default",
-            "RUNFLOW_DATA_DIR": str(self.workdir), "RUNFLOW_DATABASE_URL": self.database_url,
-            "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_SMTP_HOST": HOST, "RUNFLOW_SMTP_PORT": str(self.smtp_port),
-            "RUNFLOW_WEB_BASE_URL": f"http://{HOST}:{web_port}", "RUNFLOW_SECRET_KEY": "bench-secret-0123456789abcdef-0123",
-            "RUNFLOW_SMTP_FROM": "RUN <run@bench.test>", "PYTHONUNBUFFERED": "1",
-            # every benchmark client posts from 127.0.0.1: the public forms' rate limits must never refuse them
-            "RUNFLOW_RATE_LIMIT_REGISTRATIONS_PER_ADDRESS": "1000000/hour",
-            "RUNFLOW_RATE_LIMIT_REGISTRATIONS_PER_ACTIVITY": "1000000/hour",
-            "RUNFLOW_RATE_LIMIT_PUBLIC_POSTS_PER_ADDRESS": "1000000/hour",
-        })
+        env.update(
+            {
+                "TEMPORAL_ADDRESS": self.address,
+                "TEMPORAL_NAMESPACE": "default",
+                "RUNFLOW_DATA_DIR": str(self.workdir),
+                "RUNFLOW_DATABASE_URL": self.database_url,
+                "RUNFLOW_TASK_QUEUE": task_queue,
+                "RUNFLOW_SMTP_HOST": HOST,
+                "RUNFLOW_SMTP_PORT": str(self.smtp_port),
+                "RUNFLOW_WEB_BASE_URL": f"http://{HOST}:{web_port}",
+                "RUNFLOW_SECRET_KEY": "bench-secret-0123456789abcdef-0123",
+                "RUNFLOW_SMTP_FROM": "RUN <run@bench.test>",
+                "PYTHONUNBUFFERED": "1",
+                # every benchmark client posts from 127.0.0.1: the public forms' rate limits must never refuse them
+                "RUNFLOW_RATE_LIMIT_REGISTRATIONS_PER_ADDRESS": "1000000/hour",
+                "RUNFLOW_RATE_LIMIT_REGISTRATIONS_PER_ACTIVITY": "1000000/hour",
+                "RUNFLOW_RATE_LIMIT_PUBLIC_POSTS_PER_ADDRESS": "1000000/hour",
+            }
+        )
         if self.codec_keys:
             env["RUNFLOW_CODEC_KEYS"] = json.dumps(self.codec_keys)
         return env
@@ -269,8 +289,15 @@ class BenchStack:
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
         log_path = self.workdir / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115 - closed when the process ends
-        popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         process = Process(name, popen, log_path)
         self.processes.append(process)
@@ -287,8 +314,9 @@ class BenchStack:
         return process
 
     async def floor_worker(self, task_queue: str) -> Process:
-        process = self.spawn(f"floor-{task_queue}", [sys.executable, "-m", "bench.floor_worker"],
-                             self.child_env(task_queue))
+        process = self.spawn(
+            f"floor-{task_queue}", [sys.executable, "-m", "bench.floor_worker"], self.child_env(task_queue)
+        )
         await self.wait_for_pollers(task_queue, process)
         return process
 
@@ -296,8 +324,11 @@ class BenchStack:
         import httpx
 
         port = free_port()
-        process = self.spawn(f"web-{port}", [str(BIN / "runflow"), "web", "--host", HOST, "--port", str(port),
-                                             "--connect-timeout", "30"], self.child_env(task_queue, port))
+        process = self.spawn(
+            f"web-{port}",
+            [str(BIN / "runflow"), "web", "--host", HOST, "--port", str(port), "--connect-timeout", "30"],
+            self.child_env(task_queue, port),
+        )
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient() as http:
             while True:
@@ -318,9 +349,13 @@ class BenchStack:
             process.check()
             seen = 0
             for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
-                response = await self.client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-                    namespace=self.client.namespace, task_queue_type=kind,
-                    task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)))
+                response = await self.client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=self.client.namespace,
+                        task_queue_type=kind,
+                        task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                    )
+                )
                 seen += bool(response.pollers)
             if seen == 2:
                 return
@@ -340,8 +375,7 @@ async def full_history(client: Client, workflow_id: str, run_id: str | None = No
     runs = [history]
     first = history.events[0].workflow_execution_started_event_attributes
     while first.continued_execution_run_id:  # started by continue-as-new: fetch the earlier runs too
-        history = await client.get_workflow_handle(workflow_id, run_id=first.continued_execution_run_id
-                                                   ).fetch_history()
+        history = await client.get_workflow_handle(workflow_id, run_id=first.continued_execution_run_id).fetch_history()
         runs.insert(0, history)
         first = history.events[0].workflow_execution_started_event_attributes
     for history in runs:

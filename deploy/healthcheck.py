@@ -21,7 +21,7 @@ import os
 import socket
 import sys
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def check_web(url: str, timeout: float) -> str | None:
@@ -43,16 +43,24 @@ async def stale_poller_types(settings, hostname: str, max_age: float) -> list[st
     from worker.client import connect
 
     client = await connect(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     missing = []
-    for name, kind in (("workflow", TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
-                       ("activity", TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)):
-        response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-            namespace=settings.temporal_namespace,
-            task_queue=TaskQueue(name=settings.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-            task_queue_type=kind))
-        ages = [(now - p.last_access_time.ToDatetime(tzinfo=timezone.utc)).total_seconds()
-                for p in response.pollers if p.identity.endswith(f"@{hostname}")]
+    for name, kind in (
+        ("workflow", TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+        ("activity", TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+    ):
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(name=settings.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                task_queue_type=kind,
+            )
+        )
+        ages = [
+            (now - p.last_access_time.ToDatetime(tzinfo=UTC)).total_seconds()
+            for p in response.pollers
+            if p.identity.endswith(f"@{hostname}")
+        ]
         if not any(age <= max_age for age in ages):
             missing.append(name)
     return missing
@@ -67,8 +75,10 @@ def check_worker(max_age: float, timeout: float) -> str | None:
     except Exception as exc:  # noqa: BLE001 - unreachable Temporal, bad settings: unhealthy
         return f"cannot ask Temporal at {settings.temporal_address}: {exc!r}"
     if missing:
-        return (f"no {' and no '.join(missing)} poller from this worker ({socket.gethostname()}) on task queue "
-                f"{settings.task_queue!r} in the last {max_age:.0f}s")
+        return (
+            f"no {' and no '.join(missing)} poller from this worker ({socket.gethostname()}) on task queue "
+            f"{settings.task_queue!r} in the last {max_age:.0f}s"
+        )
     return None
 
 
@@ -79,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     web = sub.add_parser("web", help="the web app answers /healthz")
     web.add_argument("--url", default="http://127.0.0.1:8000/healthz")
     worker = sub.add_parser("worker", help="this container's worker polls its task queue")
-    worker.add_argument("--max-age", type=float, default=150,
-                        help="seconds since the last poll (a long poll lasts up to about 70 s)")
+    worker.add_argument(
+        "--max-age", type=float, default=150, help="seconds since the last poll (a long poll lasts up to about 70 s)"
+    )
     args = parser.parse_args(argv)
     problem = check_web(args.url, args.timeout) if args.what == "web" else check_worker(args.max_age, args.timeout)
     if problem:

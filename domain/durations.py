@@ -57,7 +57,8 @@ def _parse_text(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """Shortest exact short form (``90s`` -> ``90s``, ``3600s`` -> ``1h``); ISO-8601 with fractional seconds otherwise."""
+    """Shortest exact short form (``90s`` -> ``90s``, ``3600s`` -> ``1h``); ISO-8601 with fractional seconds
+    otherwise."""
     if value.microseconds:  # the short form takes whole numbers only; keep it exact and parseable
         days = f"{value.days}D" if value.days else ""
         return f"P{days}T{value.seconds}.{value.microseconds:06d}S"

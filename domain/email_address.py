@@ -31,9 +31,16 @@ def parse_email(text: str) -> str:
     if len(candidate) > MAX_EMAIL_LENGTH:
         raise InvalidEmail(f"an e-mail address has at most {MAX_EMAIL_LENGTH} characters")
     try:
-        parsed = validate_email(candidate, check_deliverability=False, allow_smtputf8=False,
-                                allow_display_name=False, allow_quoted_local=False, allow_domain_literal=False,
-                                allow_empty_local=False, test_environment=True)
+        parsed = validate_email(
+            candidate,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_display_name=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_empty_local=False,
+            test_environment=True,
+        )
     except EmailNotValidError as exc:
         raise InvalidEmail(f"not a valid e-mail address: {exc}") from None
     return parsed.ascii_email.lower()

@@ -12,7 +12,15 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from domain.phases import Phase
-from domain.plan import Location
+
+
+class Location(StrEnum):
+    """Where a session is: a campus, both campuses linked, or online."""
+
+    SUNDSVALL = "sundsvall"
+    OSTERSUND = "ostersund"
+    BOTH = "both"
+    DIGITAL = "digital"
 
 
 class SessionTimes(BaseModel):

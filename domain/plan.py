@@ -8,16 +8,27 @@ sees: ids, times and counts, no personal data (no organiser e-mail, no rooms).
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Annotated, Any
 
-from pydantic import (AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints,
-                      TypeAdapter, ValidationError, field_validator)
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from domain.durations import Duration
 from domain.email_address import parse_organiser_email
+from domain.lifecycle import LifecyclePlan, Location, SessionTimes
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, clip, load_yaml, shown
 from domain.reference import ReferenceData
 from domain.text import CONTROL
@@ -43,8 +54,9 @@ def _one_line(value: str) -> str:
 
 def _text(value: str) -> str:
     if found := _CONTROL_IN_TEXT.search(value):
-        raise ValueError(f"must not contain control characters other than newline and tab "
-                         f"(found {_control_found(found)})")
+        raise ValueError(
+            f"must not contain control characters other than newline and tab (found {_control_found(found)})"
+        )
     return value
 
 
@@ -73,16 +85,8 @@ OrganisationId = _line(1, 100)
 Room = _line(0, 200)
 SessionTitle = _line(0, 200)
 Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_text)]
-Link = Annotated[str, StringConstraints(max_length=500), AfterValidator(_one_line),
-                 AfterValidator(_http_link)]
+Link = Annotated[str, StringConstraints(max_length=500), AfterValidator(_one_line), AfterValidator(_http_link)]
 Email = Annotated[str, AfterValidator(parse_organiser_email)]  # InvalidEmail is a ValueError; length checked first
-
-
-class Location(StrEnum):
-    SUNDSVALL = "sundsvall"
-    OSTERSUND = "ostersund"
-    BOTH = "both"
-    DIGITAL = "digital"
 
 
 class ActivityFormat(StrEnum):
@@ -166,9 +170,7 @@ class ActivityPlan(_Strict):
             return sorted(known)
         return list(dict.fromkeys(self.invitation.organisations))
 
-    def lifecycle(self, version: int = 1) -> "LifecyclePlan":
-        from domain.lifecycle import LifecyclePlan, SessionTimes
-
+    def lifecycle(self, version: int = 1) -> LifecyclePlan:
         return LifecyclePlan(
             activity_id=self.id,
             version=version,
@@ -321,8 +323,9 @@ def parse_plan(data: Any, reference: ReferenceData | None = None) -> ActivityPla
     try:
         plan = ActivityPlan.model_validate(data)
     except ValidationError as exc:
-        problems = [Problem(field=_location(e["loc"]), message=e["msg"].removeprefix("Value error, "))
-                    for e in exc.errors()]
+        problems = [
+            Problem(field=_location(e["loc"]), message=e["msg"].removeprefix("Value error, ")) for e in exc.errors()
+        ]
         named = {p.field for p in problems}
         problems += [p for p in plan_problems(_valid_fields(data), reference) if p.field not in named]
         raise PlanError(problems) from None

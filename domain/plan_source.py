@@ -39,7 +39,7 @@ def shown(value: Any, limit: int = MAX_SHOWN) -> str:
 
 def clip(text: str, limit: int = MAX_SHOWN) -> str:
     """`text` with control characters escaped and cut after `limit` characters (for field names)."""
-    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text[:limit + 1])
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text[: limit + 1])
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -107,8 +107,9 @@ def check_yaml(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
         return  # reported, with its line and column, by the parse
 
 
-def load_yaml(text: str, *, max_bytes: int = MAX_PLAN_BYTES, max_depth: int = MAX_DEPTH,
-              max_nodes: int = MAX_NODES) -> Any:
+def load_yaml(
+    text: str, *, max_bytes: int = MAX_PLAN_BYTES, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> Any:
     """The YAML document in `text`, or SourceError: size, then structure, then the (safe) parse."""
     check_size(text, max_bytes)
     check_yaml(text, max_depth=max_depth, max_nodes=max_nodes)
@@ -155,8 +156,9 @@ def check_json(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
             raise _too_many(max_nodes)
 
 
-def measure_json(body: str | bytes, *, max_bytes: int = MAX_PLAN_BYTES, max_depth: int = MAX_DEPTH,
-                 max_nodes: int = MAX_NODES) -> None:
+def measure_json(
+    body: str | bytes, *, max_bytes: int = MAX_PLAN_BYTES, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> None:
     """SourceError when `body` is beyond a limit (size, then structure); a body that is not UTF-8 passes."""
     check_size(body, max_bytes)
     if isinstance(body, bytes):
@@ -167,8 +169,9 @@ def measure_json(body: str | bytes, *, max_bytes: int = MAX_PLAN_BYTES, max_dept
     check_json(body, max_depth=max_depth, max_nodes=max_nodes)
 
 
-def load_json(body: str | bytes, *, max_bytes: int = MAX_PLAN_BYTES, max_depth: int = MAX_DEPTH,
-              max_nodes: int = MAX_NODES) -> Any:
+def load_json(
+    body: str | bytes, *, max_bytes: int = MAX_PLAN_BYTES, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> Any:
     """The JSON value in `body` (UTF-8), or SourceError: size, then structure, then json.loads."""
     check_size(body, max_bytes)
     if isinstance(body, bytes):

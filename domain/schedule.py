@@ -46,17 +46,28 @@ class Step(BaseModel):
     survey: str | None = None
 
 
-def survey_steps(plan: LifecyclePlan, survey: str, due: datetime, done: dict[str, datetime],
-                 session_no: int | None = None) -> list[Step]:
+def survey_steps(
+    plan: LifecyclePlan, survey: str, due: datetime, done: dict[str, datetime], session_no: int | None = None
+) -> list[Step]:
     send_key = f"{survey}:send"
     sent = done.get(send_key)
     if sent is None:
         return [Step(key=send_key, due=due, kind=StepKind.SURVEY_SEND, survey=survey, session_no=session_no)]
     return [
-        Step(key=f"{survey}:remind", due=sent + plan.survey_reminder_after, kind=StepKind.SURVEY_REMIND,
-             survey=survey, session_no=session_no),
-        Step(key=f"{survey}:close", due=sent + plan.survey_window, kind=StepKind.SURVEY_CLOSE,
-             survey=survey, session_no=session_no),
+        Step(
+            key=f"{survey}:remind",
+            due=sent + plan.survey_reminder_after,
+            kind=StepKind.SURVEY_REMIND,
+            survey=survey,
+            session_no=session_no,
+        ),
+        Step(
+            key=f"{survey}:close",
+            due=sent + plan.survey_window,
+            kind=StepKind.SURVEY_CLOSE,
+            survey=survey,
+            session_no=session_no,
+        ),
     ]
 
 
@@ -65,8 +76,14 @@ def agenda(plan: LifecyclePlan, done: dict[str, datetime], attendance_recorded: 
     steps: list[Step] = []
     for session in plan.sessions:
         n = session.no
-        steps.append(Step(key=f"s{n}:reminder", due=session.start - plan.session_reminder_before,
-                          kind=StepKind.SESSION_REMINDER, session_no=n))
+        steps.append(
+            Step(
+                key=f"s{n}:reminder",
+                due=session.start - plan.session_reminder_before,
+                kind=StepKind.SESSION_REMINDER,
+                session_no=n,
+            )
+        )
         steps.append(Step(key=f"s{n}:start", due=session.start, kind=StepKind.SESSION_START, session_no=n))
         survey_due = session.end if n in attendance_recorded else session.end + plan.attendance_grace
         steps += survey_steps(plan, session_survey(n), survey_due, done, session_no=n)

@@ -28,8 +28,11 @@ class SeatBook(BaseModel):
     # -- reading ---------------------------------------------------------
     def active_seat(self, participant_id: int) -> Seat | None:
         return next(
-            (s for s in self.seats if s.participant_id == participant_id
-             and s.status in (SeatStatus.CONFIRMED, SeatStatus.WAITLISTED)),
+            (
+                s
+                for s in self.seats
+                if s.participant_id == participant_id and s.status in (SeatStatus.CONFIRMED, SeatStatus.WAITLISTED)
+            ),
             None,
         )
 
@@ -66,8 +69,9 @@ class SeatBook(BaseModel):
         if self.active_seat(participant_id) is not None:
             raise ValueError("already registered")
         status = SeatStatus.CONFIRMED if size <= self.free else SeatStatus.WAITLISTED
-        seat = Seat(registration_id=registration_id, participant_id=participant_id, size=size,
-                    status=status, seq=self.next_seq)
+        seat = Seat(
+            registration_id=registration_id, participant_id=participant_id, size=size, status=status, seq=self.next_seq
+        )
         self.next_seq += 1
         self.seats.append(seat)
         return seat

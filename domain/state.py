@@ -25,12 +25,13 @@ class LifecycleState(BaseModel):
     run_number: int = 1
 
     @classmethod
-    def start(cls, plan: LifecyclePlan) -> "LifecycleState":
+    def start(cls, plan: LifecyclePlan) -> LifecycleState:
         return cls(plan=plan, book=SeatBook(capacity=plan.places))
 
 
 class LifecycleInput(BaseModel):
-    """Start with `plan`; continue-as-new passes `state`. `continue_as_new_after_events` lowers the threshold (tests)."""
+    """Start with `plan`; continue-as-new passes `state`. `continue_as_new_after_events` lowers the threshold
+    (tests)."""
 
     plan: LifecyclePlan | None = None
     state: LifecycleState | None = None

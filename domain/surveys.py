@@ -32,23 +32,41 @@ class Question(BaseModel):
 
 
 EVALUATION = [
-    Question(key="behov", text="I vilken grad motsvarade innehållet dina behov?", kind=Kind.SCALE,
-             low="inte alls", high="helt och hållet"),
-    Question(key="balans", text="Hur bra var balansen mellan teori, praktik och erfarenhetsutbyte?", kind=Kind.SCALE,
-             low="dålig", high="mycket bra"),
-    Question(key="ny_kunskap", text="I vilken grad fick du ny kunskap?", kind=Kind.SCALE, low="inte alls",
-             high="i hög grad"),
+    Question(
+        key="behov",
+        text="I vilken grad motsvarade innehållet dina behov?",
+        kind=Kind.SCALE,
+        low="inte alls",
+        high="helt och hållet",
+    ),
+    Question(
+        key="balans",
+        text="Hur bra var balansen mellan teori, praktik och erfarenhetsutbyte?",
+        kind=Kind.SCALE,
+        low="dålig",
+        high="mycket bra",
+    ),
+    Question(
+        key="ny_kunskap", text="I vilken grad fick du ny kunskap?", kind=Kind.SCALE, low="inte alls", high="i hög grad"
+    ),
     Question(key="ta_med", text="Vad tar du med dig tillbaka till din organisation?", kind=Kind.TEXT, required=False),
     Question(key="ovrigt", text="Övriga synpunkter", kind=Kind.TEXT, required=False),
 ]
 
 FOLLOW_UP = [
-    Question(key="anvant", text="I vilken grad har du använt det du lärde dig i ditt arbete?", kind=Kind.SCALE,
-             low="inte alls", high="i hög grad"),
-    Question(key="spridit", text="Vad har du spridit eller delat i din egen organisation?", kind=Kind.TEXT,
-             required=False),
-    Question(key="hinder", text="Vad har gjort det svårt att använda eller sprida det?", kind=Kind.TEXT,
-             required=False),
+    Question(
+        key="anvant",
+        text="I vilken grad har du använt det du lärde dig i ditt arbete?",
+        kind=Kind.SCALE,
+        low="inte alls",
+        high="i hög grad",
+    ),
+    Question(
+        key="spridit", text="Vad har du spridit eller delat i din egen organisation?", kind=Kind.TEXT, required=False
+    ),
+    Question(
+        key="hinder", text="Vad har gjort det svårt att använda eller sprida det?", kind=Kind.TEXT, required=False
+    ),
     Question(key="ovrigt", text="Övriga synpunkter", kind=Kind.TEXT, required=False),
 ]
 
@@ -64,12 +82,18 @@ def validate_answers(survey: str, form: dict[str, str]) -> tuple[dict[str, int |
     for q in questions(survey):
         raw = form.get(q.key) or ""
         if len(raw) > MAX_TEXT:  # before anything else is done with it: hostile input costs nothing
-            errors[q.key] = ("Svaret måste vara ett värde från 1 till 5." if q.kind is Kind.SCALE
-                             else f"Svaret får vara högst {MAX_TEXT} tecken.")
+            errors[q.key] = (
+                "Svaret måste vara ett värde från 1 till 5."
+                if q.kind is Kind.SCALE
+                else f"Svaret får vara högst {MAX_TEXT} tecken."
+            )
             continue
         if control_character(raw, multiline=True):
-            errors[q.key] = ("Svaret måste vara ett värde från 1 till 5." if q.kind is Kind.SCALE
-                             else "Svaret innehåller ett otillåtet tecken (till exempel ett styrtecken).")
+            errors[q.key] = (
+                "Svaret måste vara ett värde från 1 till 5."
+                if q.kind is Kind.SCALE
+                else "Svaret innehåller ett otillåtet tecken (till exempel ett styrtecken)."
+            )
             continue
         raw = raw.strip()
         if q.kind is Kind.SCALE:
@@ -95,5 +119,7 @@ ERASED_TEXT = "(raderad)"
 def without_free_text(answers: dict[str, object]) -> dict[str, object]:
     """The answers as anonymisation keeps them: every free text replaced by a marker, so that what people wrote
     (names, addresses) is gone while the scale answers, the choices and the count of free texts stay."""
-    return {key: (ERASED_TEXT if value.strip() else value) if isinstance(value, str) else value
-            for key, value in answers.items()}
+    return {
+        key: (ERASED_TEXT if value.strip() else value) if isinstance(value, str) else value
+        for key, value in answers.items()
+    }

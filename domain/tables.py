@@ -5,7 +5,7 @@ Times are stored in UTC (`UTCDateTime` makes SQLite give them back aware).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -21,12 +21,12 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utc_column(nullable: bool = True) -> Column:
@@ -34,7 +34,7 @@ def utc_column(nullable: bool = True) -> Column:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Organisation(SQLModel, table=True):

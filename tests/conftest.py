@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import uuid
@@ -34,16 +35,19 @@ from workflows import search_attributes as sa
 
 
 async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.all_keys()},
-    ))
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.all_keys()},
+        )
+    )
 
 
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server(),
-                                                        data_converter=build_data_converter())
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server(), data_converter=build_data_converter()
+    )
     await register_search_attributes(env.client)
     yield env
     await env.shutdown()
@@ -51,8 +55,10 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 
 # PostgreSQL: `.ci/run` starts one (`.ci/postgres.sh`) and sets this; locally run `.ci/postgres.sh` and export it.
 POSTGRES_URL_ENV = "RUNFLOW_TEST_POSTGRES_URL"
-POSTGRES_SKIP_REASON = (f"{POSTGRES_URL_ENV} is not set: run .ci/postgres.sh and export "
-                        f"{POSTGRES_URL_ENV}=postgresql+psycopg://runflow:runflow@127.0.0.1:5432/runflow_test")
+POSTGRES_SKIP_REASON = (
+    f"{POSTGRES_URL_ENV} is not set: run .ci/postgres.sh and export "
+    f"{POSTGRES_URL_ENV}=postgresql+psycopg://runflow:runflow@127.0.0.1:5432/runflow_test"
+)
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -140,8 +146,11 @@ async def record_histories(client: Client, handles: list, directory: Path) -> No
             suffix = (f"-{i + 1}" if len(handles) > 1 else "") + (f"-run{run}" if run > 1 else "")
             (directory / f"{name}{suffix}.json").write_text(history.to_json())
             last = history.events[-1]
-            run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                      if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+            run_id = (
+                last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                if last.HasField("workflow_execution_continued_as_new_event_attributes")
+                else None
+            )
             run += 1
 
 
@@ -183,16 +192,17 @@ class Lab:
                     description = await self.env.client.get_workflow_handle(handle.id).describe()
                 except Exception:
                     break
-                if description.status is not WorkflowExecutionStatus.RUNNING or not description.raw_description.pending_activities:
+                if (
+                    description.status is not WorkflowExecutionStatus.RUNNING
+                    or not description.raw_description.pending_activities
+                ):
                     break
                 await asyncio.sleep(0.05)
         if os.environ.get("RUNFLOW_RECORD_HISTORIES") and self.store.url.startswith("sqlite"):  # make record-histories
             await record_histories(self.env.client, started, Path(os.environ["RUNFLOW_RECORD_HISTORIES"]))
         for handle in started:
-            try:
+            with contextlib.suppress(Exception):  # already closed
                 await self.env.client.get_workflow_handle(handle.id).terminate("test finished")
-            except Exception:
-                pass  # already closed
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -203,8 +213,11 @@ class Lab:
             await self.env.sleep(delta)
 
     def mails(self, purpose: str | None = None, to: str | None = None) -> list:
-        return [m for m in self.mailer.sent
-                if (purpose is None or m["X-Runflow-Purpose"] == purpose) and (to is None or m["To"] == to)]
+        return [
+            m
+            for m in self.mailer.sent
+            if (purpose is None or m["X-Runflow-Purpose"] == purpose) and (to is None or m["To"] == to)
+        ]
 
 
 @pytest.fixture
@@ -238,18 +251,34 @@ def plan_at(start: datetime, **changes) -> ActivityPlan:
         "organiser_email": "samordnare@run.test",
         "places": 3,
         "min_participants": 2,
-        "registration": {"opens": start + timedelta(minutes=1), "deadline": start + timedelta(days=10),
-                         "reminders_before_deadline": ["5d", "1d"]},
+        "registration": {
+            "opens": start + timedelta(minutes=1),
+            "deadline": start + timedelta(days=10),
+            "reminders_before_deadline": ["5d", "1d"],
+        },
         "grace_period": "2d",
         "sessions": [
-            {"start": start + timedelta(days=14), "end": start + timedelta(days=14, hours=3),
-             "location": "sundsvall", "room": "O111"},
-            {"start": start + timedelta(days=21), "end": start + timedelta(days=21, hours=3),
-             "location": "digital", "link": "https://meet.test/x"},
+            {
+                "start": start + timedelta(days=14),
+                "end": start + timedelta(days=14, hours=3),
+                "location": "sundsvall",
+                "room": "O111",
+            },
+            {
+                "start": start + timedelta(days=21),
+                "end": start + timedelta(days=21, hours=3),
+                "location": "digital",
+                "link": "https://meet.test/x",
+            },
         ],
         "session_reminder_before": "1d",
-        "surveys": {"window": "7d", "reminder_after": "3d", "attendance_grace": "1d",
-                    "final_evaluation_after": "1d", "follow_up_after": "30d"},
+        "surveys": {
+            "window": "7d",
+            "reminder_after": "3d",
+            "attendance_grace": "1d",
+            "final_evaluation_after": "1d",
+            "follow_up_after": "30d",
+        },
         "retention": "60d",
         "invitation": {"organisations": ["sundsvall", "ostersund", "are"]},
     }

@@ -26,8 +26,9 @@ async def fetch_token(client: httpx.AsyncClient, path: str) -> str:
     return csrf_token(page.text)
 
 
-async def post_form(client: httpx.AsyncClient, path: str, data: dict | None = None, *,
-                    token_from: str | None = None, **kwargs) -> httpx.Response:
+async def post_form(
+    client: httpx.AsyncClient, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs
+) -> httpx.Response:
     """GET the form page (`token_from`, default `path`), then POST `data` with its token to `path`."""
     token = await fetch_token(client, token_from or path)
     return await client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)

@@ -23,17 +23,20 @@ def tls_config(settings: Settings) -> TLSConfig | None:
     """TLS from TEMPORAL_TLS_CERT/_KEY (client certificate, mTLS), _CA (server root) and _SERVER_NAME; None if unset."""
     cert, key = settings.temporal_tls_cert, settings.temporal_tls_key
     if (cert is None) != (key is None):
-        missing, given = ("TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CERT") if key is None else \
-            ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
-        raise ValueError(f"{given} is set but {missing} is not: a client certificate needs its private key "
-                         "(set both or neither)")
+        missing, given = (
+            ("TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CERT") if key is None else ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
+        )
+        raise ValueError(
+            f"{given} is set but {missing} is not: a client certificate needs its private key (set both or neither)"
+        )
     if cert is None and settings.temporal_tls_ca is None and settings.temporal_tls_server_name is None:
         return None
     return TLSConfig(
         client_cert=_read(cert, "TEMPORAL_TLS_CERT") if cert is not None else None,
         client_private_key=_read(key, "TEMPORAL_TLS_KEY") if key is not None else None,
         server_root_ca_cert=_read(settings.temporal_tls_ca, "TEMPORAL_TLS_CA")
-        if settings.temporal_tls_ca is not None else None,
+        if settings.temporal_tls_ca is not None
+        else None,
         domain=settings.temporal_tls_server_name,
     )
 

@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -76,14 +76,18 @@ class EncryptionCodec(PayloadCodec):
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise CodecError(f"payload encrypted with unknown key id {key_id!r} "
-                             f"(known: {', '.join(sorted(self._ciphers))}); add that key to RUNFLOW_CODEC_KEYS")
+            raise CodecError(
+                f"payload encrypted with unknown key id {key_id!r} "
+                f"(known: {', '.join(sorted(self._ciphers))}); add that key to RUNFLOW_CODEC_KEYS"
+            )
         nonce, sealed = payload.data[:NONCE_SIZE], payload.data[NONCE_SIZE:]
         try:
             plain = cipher.decrypt(nonce, sealed, key_id.encode())
         except InvalidTag:
-            raise CodecError(f"payload encrypted with key id {key_id!r} does not decrypt "
-                             "(tampered, truncated or a different key under the same id)") from None
+            raise CodecError(
+                f"payload encrypted with key id {key_id!r} does not decrypt "
+                "(tampered, truncated or a different key under the same id)"
+            ) from None
         decoded = Payload()
         decoded.ParseFromString(plain)
         return decoded
@@ -96,8 +100,9 @@ def decode_key(key_id: str, text: str) -> bytes:
     except (binascii.Error, ValueError):
         raise ValueError(f"RUNFLOW_CODEC_KEYS: the key {key_id!r} is not valid base64") from None
     if len(key) != KEY_SIZE:
-        raise ValueError(f"RUNFLOW_CODEC_KEYS: the key {key_id!r} must be base64 of exactly {KEY_SIZE} bytes, "
-                         f"it has {len(key)}")
+        raise ValueError(
+            f"RUNFLOW_CODEC_KEYS: the key {key_id!r} must be base64 of exactly {KEY_SIZE} bytes, it has {len(key)}"
+        )
     return key
 
 
@@ -118,12 +123,15 @@ def codec_from_settings(settings: Settings) -> EncryptionCodec | None:
         keys, key_id = stored
     if key_id is None:
         if len(keys) != 1:
-            raise ValueError("RUNFLOW_CODEC_KEY_ID must name the key that encrypts when RUNFLOW_CODEC_KEYS "
-                             f"has more than one key (ids: {', '.join(sorted(keys))})")
+            raise ValueError(
+                "RUNFLOW_CODEC_KEY_ID must name the key that encrypts when RUNFLOW_CODEC_KEYS "
+                f"has more than one key (ids: {', '.join(sorted(keys))})"
+            )
         key_id = next(iter(keys))
     if key_id not in keys:
-        raise ValueError(f"RUNFLOW_CODEC_KEY_ID {key_id!r} is not among the ids in RUNFLOW_CODEC_KEYS "
-                         f"({', '.join(sorted(keys))})")
+        raise ValueError(
+            f"RUNFLOW_CODEC_KEY_ID {key_id!r} is not among the ids in RUNFLOW_CODEC_KEYS ({', '.join(sorted(keys))})"
+        )
     return EncryptionCodec({kid: decode_key(kid, text) for kid, text in keys.items()}, key_id)
 
 
@@ -139,7 +147,7 @@ def load_dev_keys(data_dir: Path) -> tuple[dict[str, str], str] | None:
         data = json.loads(path.read_text())
         keys, key_id = dict(data["keys"]), str(data["key_id"])
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path}: not a runflow key file ({{\"key_id\": …, \"keys\": {{id: base64}}}})") from None
+        raise ValueError(f'{path}: not a runflow key file ({{"key_id": …, "keys": {{id: base64}}}})') from None
     return keys, key_id
 
 
@@ -148,7 +156,7 @@ def ensure_dev_keys(data_dir: Path) -> Path:
     path = dev_key_file(data_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key_id = f"dev-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+        key_id = f"dev-{datetime.now(UTC):%Y%m%d%H%M%S}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
             json.dump({"key_id": key_id, "keys": {key_id: new_key()}}, file, indent=2)

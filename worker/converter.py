@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from worker.codec import codec_from_settings
 from worker.settings import Settings
@@ -16,8 +16,11 @@ def build_data_converter(codec: PayloadCodec | None = None) -> DataConverter:
         return pydantic_data_converter
     # With a codec, failure messages and stack traces move into the (encrypted) encoded attributes too:
     # the history shows "Encoded failure" and the real text only decodes with the key.
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
-                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def data_converter_from_settings(settings: Settings) -> DataConverter:

@@ -10,7 +10,8 @@ organiser's "Mejl kom inte fram" e-mail and `runflow activity show` show it.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+import contextlib
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -21,39 +22,52 @@ from domain.plan import ActivityPlan
 log = structlog.get_logger("runflow.demo")
 
 PEOPLE = [
-    ("Anna Berglund", "sundsvall", "lärare"), ("Erik Lind", "ostersund", "specialpedagog"),
-    ("Maria Nilsson", "harnosand", "lärare"), ("Johan Ek", "kramfors", "förstelärare"),
-    ("Sara Holm", "are", "lärare"), ("Karin Sjöberg", "hudiksvall", "specialpedagog"),
-    ("Lars Strand", "timra", "lärare"), ("Eva Dahl", "ornskoldsvik", "lärare"),
-    ("Peter Forsberg", "krokom", "förstelärare"), ("Lena Åberg", "solleftea", "lärare"),
-    ("Oskar Wik", "bracke", "lärare"), ("Ida Lund", "ljusdal", "specialpedagog"),
+    ("Anna Berglund", "sundsvall", "lärare"),
+    ("Erik Lind", "ostersund", "specialpedagog"),
+    ("Maria Nilsson", "harnosand", "lärare"),
+    ("Johan Ek", "kramfors", "förstelärare"),
+    ("Sara Holm", "are", "lärare"),
+    ("Karin Sjöberg", "hudiksvall", "specialpedagog"),
+    ("Lars Strand", "timra", "lärare"),
+    ("Eva Dahl", "ornskoldsvik", "lärare"),
+    ("Peter Forsberg", "krokom", "förstelärare"),
+    ("Lena Åberg", "solleftea", "lärare"),
+    ("Oskar Wik", "bracke", "lärare"),
+    ("Ida Lund", "ljusdal", "specialpedagog"),
 ]
 
 
 def demo_plan(now: datetime) -> ActivityPlan:
     t = lambda seconds: now + timedelta(seconds=seconds)  # noqa: E731
-    return ActivityPlan.model_validate({
-        "id": f"demo-{now:%Y%m%d-%H%M%S}",
-        "title": "Demo: Läs- och skrivutveckling i alla ämnen",
-        "description": "En demonstration av hela livscykeln på några minuter.",
-        "focus_area": "utveckla",
-        "target_groups": ["lärare", "specialpedagog", "förstelärare"],
-        "format": "seminar_series",
-        "organiser_email": "samordnare@run.example.se",
-        "places": 10,
-        "min_participants": 6,
-        "registration": {"opens": t(5), "deadline": t(35), "reminders_before_deadline": ["20s", "8s"]},
-        "grace_period": "10s",
-        "sessions": [
-            {"start": t(50), "end": t(65), "location": "sundsvall", "room": "Campus Sundsvall, sal O111"},
-            {"start": t(80), "end": t(95), "location": "digital", "link": "https://miun.example.se/demo"},
-        ],
-        "session_reminder_before": "10s",
-        "surveys": {"window": "25s", "reminder_after": "12s", "attendance_grace": "5s",
-                    "final_evaluation_after": "5s", "follow_up_after": "35s"},
-        "retention": "30s",
-        "invitation": {"organisations": ["all"]},
-    })
+    return ActivityPlan.model_validate(
+        {
+            "id": f"demo-{now:%Y%m%d-%H%M%S}",
+            "title": "Demo: Läs- och skrivutveckling i alla ämnen",
+            "description": "En demonstration av hela livscykeln på några minuter.",
+            "focus_area": "utveckla",
+            "target_groups": ["lärare", "specialpedagog", "förstelärare"],
+            "format": "seminar_series",
+            "organiser_email": "samordnare@run.example.se",
+            "places": 10,
+            "min_participants": 6,
+            "registration": {"opens": t(5), "deadline": t(35), "reminders_before_deadline": ["20s", "8s"]},
+            "grace_period": "10s",
+            "sessions": [
+                {"start": t(50), "end": t(65), "location": "sundsvall", "room": "Campus Sundsvall, sal O111"},
+                {"start": t(80), "end": t(95), "location": "digital", "link": "https://miun.example.se/demo"},
+            ],
+            "session_reminder_before": "10s",
+            "surveys": {
+                "window": "25s",
+                "reminder_after": "12s",
+                "attendance_grace": "5s",
+                "final_evaluation_after": "5s",
+                "follow_up_after": "35s",
+            },
+            "retention": "30s",
+            "invitation": {"organisations": ["all"]},
+        }
+    )
 
 
 MISTYPED = "Oskar Wik"  # registers with a domain that does not exist, as people sometimes do
@@ -66,20 +80,21 @@ def email_of(name: str) -> str:
 
 
 async def _sleep_until(at: datetime) -> None:
-    delay = (at - datetime.now(timezone.utc)).total_seconds()
+    delay = (at - datetime.now(UTC)).total_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
 
 
 async def run_demo(service: Service, store: Store) -> str:
-    plan = demo_plan(datetime.now(timezone.utc))
+    plan = demo_plan(datetime.now(UTC))
     await service.start(plan)
     log.info("demo activity started", activity_id=plan.id)
     await _sleep_until(plan.registration.opens + timedelta(seconds=1))
     for i, (name, org, role) in enumerate(PEOPLE):
         result = await service.register(plan.id, name=name, email=email_of(name), organisation=org, role=role)
-        log.info("demo registration", activity_id=plan.id, registration_id=result.registration_id,
-                 status=result.status.value)
+        log.info(
+            "demo registration", activity_id=plan.id, registration_id=result.registration_id, status=result.status.value
+        )
         await asyncio.sleep(2.0 if i < 8 else 0.5)
     withdrawal = await service.withdraw(plan.id, email_of(PEOPLE[2][0]))
     log.info("demo withdrawal", activity_id=plan.id, promoted=withdrawal.promoted)
@@ -106,15 +121,16 @@ async def _answer_surveys(store: Store, activity_id: str) -> None:
     answered: set[str] = set()
     while True:
         for survey in ("s1", "s2", "final", "follow-up"):
-            for invitation in await asyncio.to_thread(store.survey_invitations, activity_id, survey,
-                                                      unanswered=True):
+            for invitation in await asyncio.to_thread(store.survey_invitations, activity_id, survey, unanswered=True):
                 if invitation.token in answered or (invitation.participant_id or 0) % 3 == 0:
                     continue
-                answers = {"behov": 4 + invitation.participant_id % 2, "balans": 4, "ny_kunskap": 5,
-                           "ta_med": "Arbetssätt för gemensam läsning"}
-                try:
+                answers = {
+                    "behov": 4 + invitation.participant_id % 2,
+                    "balans": 4,
+                    "ny_kunskap": 5,
+                    "ta_med": "Arbetssätt för gemensam läsning",
+                }
+                with contextlib.suppress(StoreError):
                     await asyncio.to_thread(store.answer_survey, invitation.token, answers)
-                except StoreError:
-                    pass
                 answered.add(invitation.token)
         await asyncio.sleep(2)

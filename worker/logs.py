@@ -6,12 +6,18 @@ import logging
 import sys
 
 import structlog
-from structlog.tracebacks import ExceptionDictTransformer
 import temporalio.activity
 import temporalio.workflow
+from structlog.tracebacks import ExceptionDictTransformer
 
-TEMPORAL_FIELDS = {"workflow_id": "workflow_id", "run_id": "run_id", "activity_id": "temporal_activity_id",
-                   "activity_type": "activity_type", "workflow_type": "workflow_type", "attempt": "attempt"}
+TEMPORAL_FIELDS = {
+    "workflow_id": "workflow_id",
+    "run_id": "run_id",
+    "activity_id": "temporal_activity_id",
+    "activity_type": "activity_type",
+    "workflow_type": "workflow_type",
+    "attempt": "attempt",
+}
 
 
 def _flatten_temporal(_logger, _name, event: dict) -> dict:
@@ -28,8 +34,10 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) ->
     # Tracebacks never show local variables (they hold names and addresses): JSON gets the frames as a list,
     # the console a plain traceback.
     if fmt == "json":
-        renderers = [structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
-                     structlog.processors.JSONRenderer()]
+        renderers = [
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
+            structlog.processors.JSONRenderer(),
+        ]
     else:
         renderers = [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
     # Temporal's workflow/activity loggers put their ids in `extra`; keep them as fields, not in the message.
@@ -50,8 +58,12 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) ->
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers]))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -14,8 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNFLOW_", extra="ignore")
 
-    temporal_address: str = Field("localhost:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "RUNFLOW_TEMPORAL_ADDRESS"))
-    temporal_namespace: str = Field("default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "RUNFLOW_TEMPORAL_NAMESPACE"))
+    temporal_address: str = Field(
+        "localhost:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "RUNFLOW_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        "default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "RUNFLOW_TEMPORAL_NAMESPACE")
+    )
     task_queue: str = "runflow"
     data_dir: Path = Path("var")
     database_url: str = ""
@@ -44,12 +48,21 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
 
     # Connection to a hosted or TLS-protected Temporal cluster.
-    temporal_tls_cert: Path | None = Field(None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "RUNFLOW_TEMPORAL_TLS_CERT"))
-    temporal_tls_key: Path | None = Field(None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "RUNFLOW_TEMPORAL_TLS_KEY"))
-    temporal_tls_ca: Path | None = Field(None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "RUNFLOW_TEMPORAL_TLS_CA"))
+    temporal_tls_cert: Path | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "RUNFLOW_TEMPORAL_TLS_CERT")
+    )
+    temporal_tls_key: Path | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "RUNFLOW_TEMPORAL_TLS_KEY")
+    )
+    temporal_tls_ca: Path | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "RUNFLOW_TEMPORAL_TLS_CA")
+    )
     temporal_tls_server_name: str | None = Field(
-        None, validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_NAME", "RUNFLOW_TEMPORAL_TLS_SERVER_NAME"))
-    temporal_api_key: str | None = Field(None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "RUNFLOW_TEMPORAL_API_KEY"))
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_NAME", "RUNFLOW_TEMPORAL_TLS_SERVER_NAME")
+    )
+    temporal_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "RUNFLOW_TEMPORAL_API_KEY")
+    )
 
     # Hostile input: request body caps (bytes; larger bodies are answered 413) and rate limits of the public forms
     # (`limits` notation such as "60/hour", a moving window counted in each web process's memory; refused: 429).
@@ -62,9 +75,17 @@ class Settings(BaseSettings):
 
     def web_limits(self) -> dict[str, int | str]:
         """The body caps and rate limits above, as the keyword arguments of `api.web.create_app`."""
-        return {name: getattr(self, name) for name in (
-            "max_body_forms", "max_body_api", "max_body_codec", "rate_limit_registrations_per_address",
-            "rate_limit_registrations_per_activity", "rate_limit_public_posts_per_address")}
+        return {
+            name: getattr(self, name)
+            for name in (
+                "max_body_forms",
+                "max_body_api",
+                "max_body_codec",
+                "rate_limit_registrations_per_address",
+                "rate_limit_registrations_per_activity",
+                "rate_limit_public_posts_per_address",
+            )
+        }
 
     @property
     def effective_database_url(self) -> str:

@@ -47,14 +47,18 @@ class StackConfig:
         """Settings from the environment, with the addresses of the parts this stack starts."""
         base = Settings()
         ui_origins = [f"http://{self.host}:{self.ui_port}", f"http://localhost:{self.ui_port}"]
-        return base.model_copy(update={
-            # The signing key of withdrawal links: RUNFLOW_SECRET_KEY, or one made for this data dir.
-            "secret_key": base.secret_key or ensure_secret_key(self.data_dir.resolve()),
-            "temporal_address": f"{self.host}:{self.temporal_port}", "data_dir": self.data_dir.resolve(),
-            "smtp_host": self.host, "smtp_port": self.smtp_port,
-            "web_base_url": f"http://{self.host}:{self.web_port}",
-            "codec_cors_origins": list(dict.fromkeys([*base.codec_cors_origins, *ui_origins])),
-        })
+        return base.model_copy(
+            update={
+                # The signing key of withdrawal links: RUNFLOW_SECRET_KEY, or one made for this data dir.
+                "secret_key": base.secret_key or ensure_secret_key(self.data_dir.resolve()),
+                "temporal_address": f"{self.host}:{self.temporal_port}",
+                "data_dir": self.data_dir.resolve(),
+                "smtp_host": self.host,
+                "smtp_port": self.smtp_port,
+                "web_base_url": f"http://{self.host}:{self.web_port}",
+                "codec_cors_origins": list(dict.fromkeys([*base.codec_cors_origins, *ui_origins])),
+            }
+        )
 
     @property
     def codec_endpoint(self) -> str:
@@ -64,25 +68,40 @@ class StackConfig:
 def start_temporal(config: StackConfig, codec_endpoint: str | None = None) -> subprocess.Popen:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        temporal_cli(), "server", "start-dev", "--ip", config.host, "--port", str(config.temporal_port),
-        "--ui-port", str(config.ui_port), "--db-filename", str((config.data_dir / "temporal.db").resolve()),
-        "--log-level", "warn",
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--ip",
+        config.host,
+        "--port",
+        str(config.temporal_port),
+        "--ui-port",
+        str(config.ui_port),
+        "--db-filename",
+        str((config.data_dir / "temporal.db").resolve()),
+        "--log-level",
+        "warn",
         # Registration bursts: let more Updates wait in flight per activity (the default is 10).
-        "--dynamic-config-value", "history.maxInFlightUpdates=100", *sa.cli_flags(),
+        "--dynamic-config-value",
+        "history.maxInFlightUpdates=100",
+        *sa.cli_flags(),
     ]
     if codec_endpoint is not None:  # the UI decodes payloads through the web app's codec server
         command += ["--ui-codec-endpoint", codec_endpoint]
     log_file = open(config.data_dir / "temporal.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen, timeout: float = 60):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"the Temporal dev server exited with code {process.returncode} "
-                               f"(see {settings.data_dir / 'temporal.log'})")
+            raise RuntimeError(
+                f"the Temporal dev server exited with code {process.returncode} "
+                f"(see {settings.data_dir / 'temporal.log'})"
+            )
         try:
             return await connect(settings)
         except Exception:
@@ -123,12 +142,19 @@ async def run_stack(config: StackConfig) -> int:
         client = await wait_for_temporal(settings, temporal)
         activities = build_activities(store, smtp_mailer(settings), settings)
         service = Service(client, store, settings.task_queue)
-        app = create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token,
-                         codec=codec, codec_token=settings.codec_token,
-                         codec_cors_origins=settings.codec_cors_origins,
-                         **settings.web_limits())
-        web = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.web_port,
-                                            log_level="warning", lifespan="off"))
+        app = create_app(
+            store,
+            service,
+            secret_key=settings.secret_key,
+            coordinator_api_token=settings.api_token,
+            codec=codec,
+            codec_token=settings.codec_token,
+            codec_cors_origins=settings.codec_cors_origins,
+            **settings.web_limits(),
+        )
+        web = uvicorn.Server(
+            uvicorn.Config(app, host=config.host, port=config.web_port, log_level="warning", lifespan="off")
+        )
         async with build_worker(client, activities, settings.task_queue):
             tasks.append(asyncio.create_task(web.serve()))
             while not web.started:
@@ -143,8 +169,10 @@ async def run_stack(config: StackConfig) -> int:
             if codec is not None:
                 keys = "RUNFLOW_CODEC_KEYS" if settings.codec_keys else dev_key_file(settings.data_dir)
                 print(f"Encryption:   key {codec.key_id} ({keys}); codec server {config.codec_endpoint}")
-            print(f"CLI:          export TEMPORAL_ADDRESS={settings.temporal_address} "
-                  f"RUNFLOW_DATA_DIR={settings.data_dir}")
+            print(
+                f"CLI:          export TEMPORAL_ADDRESS={settings.temporal_address} "
+                f"RUNFLOW_DATA_DIR={settings.data_dir}"
+            )
             print("runflow ready", flush=True)
             if config.demo:
                 tasks.append(asyncio.create_task(run_demo(service, store)))

@@ -63,10 +63,16 @@ def build_app(settings: Settings, client: Client) -> FastAPI:
 
     store = open_store(settings)
     service = Service(client, store, settings.task_queue)
-    return create_app(store, service, secret_key=settings.secret_key, coordinator_api_token=settings.api_token,
-                      codec=codec_from_settings(settings), codec_token=settings.codec_token,
-                      codec_cors_origins=settings.codec_cors_origins,
-                      **settings.web_limits())
+    return create_app(
+        store,
+        service,
+        secret_key=settings.secret_key,
+        coordinator_api_token=settings.api_token,
+        codec=codec_from_settings(settings),
+        codec_token=settings.codec_token,
+        codec_cors_origins=settings.codec_cors_origins,
+        **settings.web_limits(),
+    )
 
 
 def warnings_for(settings: Settings) -> list[str]:
@@ -82,8 +88,13 @@ def warnings_for(settings: Settings) -> list[str]:
 
 
 def uvicorn_config(app: FastAPI, config: WebConfig) -> uvicorn.Config:
-    options: dict = {"host": config.host, "port": config.port, "proxy_headers": True, "server_header": False,
-                     "log_config": None}  # keep runflow's logging (JSON lines with RUNFLOW_LOG_FORMAT=json)
+    options: dict = {
+        "host": config.host,
+        "port": config.port,
+        "proxy_headers": True,
+        "server_header": False,
+        "log_config": None,
+    }  # keep runflow's logging (JSON lines with RUNFLOW_LOG_FORMAT=json)
     if config.forwarded_allow_ips is not None:
         options["forwarded_allow_ips"] = config.forwarded_allow_ips
     return uvicorn.Config(app, **options)
@@ -96,8 +107,13 @@ async def serve(settings: Settings, config: WebConfig) -> None:
     client = await connect_with_retry(settings, config.connect_timeout)
     app = build_app(settings, client)
     server = uvicorn.Server(uvicorn_config(app, config))
-    log.info("web starting", host=config.host, port=config.port, temporal=settings.temporal_address,
-             namespace=settings.temporal_namespace)
+    log.info(
+        "web starting",
+        host=config.host,
+        port=config.port,
+        temporal=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+    )
     # On SIGTERM/SIGINT uvicorn stops accepting, drains the open requests, then re-raises the signal: the
     # process ends "killed by SIGTERM" (exit status 143 in Docker), after a clean shutdown.
     await server.serve()

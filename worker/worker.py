@@ -17,18 +17,27 @@ from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 
 
 def build_activities(store: Store, mailer: Mailer, settings: Settings) -> LifecycleActivities:
-    return LifecycleActivities(store, Outbox(store, mailer, settings.smtp_from, settings.outbox_lease_seconds,
-                                                      settings.outbox_recipient_attempts),
-                               Composer(settings.web_base_url, settings.secret_key))
+    return LifecycleActivities(
+        store,
+        Outbox(store, mailer, settings.smtp_from, settings.outbox_lease_seconds, settings.outbox_recipient_attempts),
+        Composer(settings.web_base_url, settings.secret_key),
+    )
 
 
 def smtp_mailer(settings: Settings) -> SmtpMailer:
-    return SmtpMailer(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                      password=settings.smtp_password, starttls=settings.smtp_starttls, timeout=settings.smtp_timeout)
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout,
+    )
 
 
 def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options) -> Worker:
     """On shutdown, running activities get a few seconds to finish (an e-mail batch stops between messages)."""
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
-    return Worker(client, task_queue=task_queue, workflows=[ActivityLifecycleWorkflow],
-                  activities=activities.all(), **options)
+    return Worker(
+        client, task_queue=task_queue, workflows=[ActivityLifecycleWorkflow], activities=activities.all(), **options
+    )

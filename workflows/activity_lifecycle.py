@@ -11,7 +11,7 @@ times and counts; people live in the store, reached only through activities.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,13 +63,20 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import LifecycleInput, LifecycleState
     from workflows import search_attributes as sa
 
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                             maximum_interval=timedelta(minutes=2))
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
+)
 
 
 GIVEN_UP = (RetryState.NON_RETRYABLE_FAILURE, RetryState.MAXIMUM_ATTEMPTS_REACHED)  # the step will not succeed
-BULK_ACTIVITIES = {"send_invitation", "send_deadline_reminder", "announce", "send_session_reminder", "send_survey",
-                   "remind_survey"}
+BULK_ACTIVITIES = {
+    "send_invitation",
+    "send_deadline_reminder",
+    "announce",
+    "send_session_reminder",
+    "send_survey",
+    "remind_survey",
+}
 
 
 def workflow_id(activity_id: str) -> str:
@@ -99,16 +106,16 @@ class ActivityLifecycleWorkflow:
     @workflow.run
     async def run(self, input: LifecycleInput) -> ActivityStatus:
         self.sync_search_attributes()
-        await self.open_registration()              # planned -> open: invitation to the target group
+        await self.open_registration()  # planned -> open: invitation to the target group
         while self.phase in (Phase.OPEN, Phase.DECIDING):
-            await self.take_registrations()         # open: reminders while below the minimum, until the deadline
-            await self.decide_at_deadline()         # deciding -> confirmed | open (extended, postponed) | cancelled
+            await self.take_registrations()  # open: reminders while below the minimum, until the deadline
+            await self.decide_at_deadline()  # deciding -> confirmed | open (extended, postponed) | cancelled
         if self.phase is not Phase.CANCELLED:
-            await self.run_sessions()               # confirmed -> running: session reminders, attendance, surveys
-            await self.evaluate()                   # evaluating: final evaluation survey
-            await self.follow_up()                  # follow_up: follow-up survey
-            await self.report()                     # completed: final report to the organiser
-        await self.anonymise_after_retention()      # anonymised: personal data erased, counts kept
+            await self.run_sessions()  # confirmed -> running: session reminders, attendance, surveys
+            await self.evaluate()  # evaluating: final evaluation survey
+            await self.follow_up()  # follow_up: follow-up survey
+            await self.report()  # completed: final report to the organiser
+        await self.anonymise_after_retention()  # anonymised: personal data erased, counts kept
         if not workflow.all_handlers_finished():
             await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
@@ -132,7 +139,7 @@ class ActivityLifecycleWorkflow:
             overdue = [t for t in reminders if t <= workflow.now()]
             for skipped in overdue[:-1]:  # e.g. after an extension: send only the latest overdue reminder
                 self.s.done[self.reminder_key(skipped)] = workflow.now()
-            reminders = reminders[max(0, len(overdue) - 1):]
+            reminders = reminders[max(0, len(overdue) - 1) :]
             if reminders:
                 if await self.sleep_until(reminders[0], "reminder to the target group"):
                     await self.remind_target_group(reminders[0])
@@ -160,13 +167,21 @@ class ActivityLifecycleWorkflow:
                 return
             if self.s.grace_until is None:
                 self.s.grace_until = workflow.now() + self.plan.grace_period
-                await self.decide("awaiting_coordinator", DecisionBy.ENGINE,
-                                  f"{self.s.book.confirmed} registered, minimum {self.plan.min_participants}")
-                await self.activity("notify_low_enrolment", LowEnrolmentNotice(
-                    **self.ref().model_dump(), confirmed=self.s.book.confirmed, grace_until=self.s.grace_until))
+                await self.decide(
+                    "awaiting_coordinator",
+                    DecisionBy.ENGINE,
+                    f"{self.s.book.confirmed} registered, minimum {self.plan.min_participants}",
+                )
+                await self.activity(
+                    "notify_low_enrolment",
+                    LowEnrolmentNotice(
+                        **self.ref().model_dump(), confirmed=self.s.book.confirmed, grace_until=self.s.grace_until
+                    ),
+                )
             if await self.sleep_until(self.s.grace_until, "automatic cancel unless the coordinator decides"):
-                await self.cancel(DecisionBy.ENGINE, "below the minimum and no decision within the grace period",
-                                  low_enrolment=True)
+                await self.cancel(
+                    DecisionBy.ENGINE, "below the minimum and no decision within the grace period", low_enrolment=True
+                )
 
     async def apply_override(self) -> bool:
         """Apply the coordinator's pending decision, if any (refused when the phase moved on meanwhile)."""
@@ -180,8 +195,9 @@ class ActivityLifecycleWorkflow:
         if req.action is OverrideAction.RUN:
             await self.confirm(DecisionBy.COORDINATOR, "run despite low enrolment")
         elif req.action is OverrideAction.CANCEL:
-            await self.cancel(DecisionBy.COORDINATOR, "cancelled by the coordinator",
-                              low_enrolment=self.phase is Phase.DECIDING)
+            await self.cancel(
+                DecisionBy.COORDINATOR, "cancelled by the coordinator", low_enrolment=self.phase is Phase.DECIDING
+            )
         elif req.action is OverrideAction.EXTEND:
             assert req.until is not None
             self.s.plan = self.plan.model_copy(update={"deadline": req.until})
@@ -190,8 +206,10 @@ class ActivityLifecycleWorkflow:
             assert req.plan is not None
             self.s.plan = req.plan
             await self.activity("make_plan_current", self.ref())
-            await self.reopen("postpone", f"postponed to plan version {req.plan.version}, "
-                                          f"first session {req.plan.first_start.isoformat()}")
+            await self.reopen(
+                "postpone",
+                f"postponed to plan version {req.plan.version}, first session {req.plan.first_start.isoformat()}",
+            )
             await self.announce(AnnouncementKind.POSTPONED)
         self.override_outcome = self.phase.value
         return True
@@ -216,16 +234,28 @@ class ActivityLifecycleWorkflow:
         self.s.book.cancel_all()
         self.s.ended_at = workflow.now()
         await self.decide("cancel", by, reason)
-        await self.activity("announce", Announcement(
-            **self.ref().model_dump(), kind=AnnouncementKind.CANCELLED, confirmed_ids=confirmed,
-            waitlisted_ids=waitlisted, low_enrolment=low_enrolment))
+        await self.activity(
+            "announce",
+            Announcement(
+                **self.ref().model_dump(),
+                kind=AnnouncementKind.CANCELLED,
+                confirmed_ids=confirmed,
+                waitlisted_ids=waitlisted,
+                low_enrolment=low_enrolment,
+            ),
+        )
 
     async def announce(self, kind: AnnouncementKind) -> None:
         await self.settle_seat_changes()  # everyone told must be in the store
-        await self.activity("announce", Announcement(
-            **self.ref().model_dump(), kind=kind,
-            confirmed_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)],
-            waitlisted_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]))
+        await self.activity(
+            "announce",
+            Announcement(
+                **self.ref().model_dump(),
+                kind=kind,
+                confirmed_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)],
+                waitlisted_ids=[s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)],
+            ),
+        )
 
     async def settle_seat_changes(self) -> None:
         """Wait until registrations and withdrawals already taken have been recorded in the store.
@@ -236,12 +266,22 @@ class ActivityLifecycleWorkflow:
             await workflow.wait_condition(lambda: self.seat_changes_in_flight == 0)
 
     async def decide(self, kind: str, by: DecisionBy, reason: str) -> None:
-        decision = Decision(at=workflow.now(), kind=kind, by=by, reason=reason, confirmed=self.s.book.confirmed,
-                            min_participants=self.plan.min_participants)
+        decision = Decision(
+            at=workflow.now(),
+            kind=kind,
+            by=by,
+            reason=reason,
+            confirmed=self.s.book.confirmed,
+            min_participants=self.plan.min_participants,
+        )
         self.s.decisions.append(decision)
         workflow.logger.info("Decision: %s by %s (%s)", kind, by.value, reason)
-        await self.activity("record_decision", DecisionRecord(
-            activity_id=self.plan.activity_id, key=f"decision-{len(self.s.decisions)}", decision=decision))
+        await self.activity(
+            "record_decision",
+            DecisionRecord(
+                activity_id=self.plan.activity_id, key=f"decision-{len(self.s.decisions)}", decision=decision
+            ),
+        )
 
     # -- confirmed -> running -> evaluating -> follow_up -> completed -----
     async def run_sessions(self) -> None:
@@ -274,8 +314,12 @@ class ActivityLifecycleWorkflow:
         if step.kind is StepKind.SESSION_REMINDER:
             session = self.plan.session(no)
             if session is not None and workflow.now() < session.start:
-                await self.activity("send_session_reminder", SessionReminder(
-                    **self.ref().model_dump(), session_no=no, participant_ids=self.confirmed_participants()))
+                await self.activity(
+                    "send_session_reminder",
+                    SessionReminder(
+                        **self.ref().model_dump(), session_no=no, participant_ids=self.confirmed_participants()
+                    ),
+                )
         elif step.kind is StepKind.SESSION_START:
             if self.phase is Phase.CONFIRMED:
                 self.set_phase(Phase.RUNNING)
@@ -286,12 +330,15 @@ class ActivityLifecycleWorkflow:
                 self.set_phase(Phase.FOLLOW_UP)
             await self.send_survey(step.survey, self.survey_recipients(no))
         elif step.kind is StepKind.SURVEY_REMIND:
-            await self.activity("remind_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey,
-                                                            at=workflow.now()))
+            await self.activity(
+                "remind_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now())
+            )
         elif step.kind is StepKind.SURVEY_CLOSE:
             count = await self.activity(
-                "close_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now()),
-                result_type=SurveyCount)
+                "close_survey",
+                SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now()),
+                result_type=SurveyCount,
+            )
             if count is not None:  # None: closing failed permanently (recorded as a decision)
                 self.s.surveys[step.survey] = count
         elif step.kind is StepKind.REPORT:
@@ -312,9 +359,16 @@ class ActivityLifecycleWorkflow:
 
     async def send_survey(self, survey: str, participant_ids: list[int]) -> None:
         sent_at = self.s.done.get(f"{survey}:send", workflow.now())
-        await self.activity("send_survey", SurveySend(
-            **self.ref().model_dump(), survey=survey, participant_ids=participant_ids, sent_at=sent_at,
-            closes_at=sent_at + self.plan.survey_window))
+        await self.activity(
+            "send_survey",
+            SurveySend(
+                **self.ref().model_dump(),
+                survey=survey,
+                participant_ids=participant_ids,
+                sent_at=sent_at,
+                closes_at=sent_at + self.plan.survey_window,
+            ),
+        )
 
     # -- completed | cancelled -> anonymised --------------------------------
     async def anonymise_after_retention(self) -> None:
@@ -335,20 +389,28 @@ class ActivityLifecycleWorkflow:
         refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
         if refusal:  # re-checked: two updates may pass their validators in the same task
             raise ApplicationError(refusal, type="RegistrationRefused", non_retryable=True)
-        seat = self.s.book.register(req.participant_id, req.team_size,
-                                    registration_id=f"{self.plan.activity_id}-r{self.s.book.next_seq}")
+        seat = self.s.book.register(
+            req.participant_id, req.team_size, registration_id=f"{self.plan.activity_id}-r{self.s.book.next_seq}"
+        )
         position = self.s.book.waitlist_position(seat.registration_id)
         self.sync_search_attributes()
         self.seat_changes_in_flight += 1
         try:
-            await self.activity("record_registration", RegistrationRecord(
-                **self.ref().model_dump(), registration_id=seat.registration_id,
-                participant_id=seat.participant_id, status=seat.status, team_size=seat.size, seq=seat.seq,
-                waitlist_position=position))
+            await self.activity(
+                "record_registration",
+                RegistrationRecord(
+                    **self.ref().model_dump(),
+                    registration_id=seat.registration_id,
+                    participant_id=seat.participant_id,
+                    status=seat.status,
+                    team_size=seat.size,
+                    seq=seat.seq,
+                    waitlist_position=position,
+                ),
+            )
         finally:
             self.seat_changes_in_flight -= 1
-        return RegistrationResult(registration_id=seat.registration_id, status=seat.status,
-                                  waitlist_position=position)
+        return RegistrationResult(registration_id=seat.registration_id, status=seat.status, waitlist_position=position)
 
     @register.validator
     def validate_register(self, req: RegistrationRequest) -> None:
@@ -368,13 +430,21 @@ class ActivityLifecycleWorkflow:
         self.sync_search_attributes()
         self.seat_changes_in_flight += 1
         try:
-            await self.activity("record_withdrawal", WithdrawalRecord(
-                **self.ref().model_dump(), registration_id=seat.registration_id,
-                promoted=[p.registration_id for p in promoted]))
+            await self.activity(
+                "record_withdrawal",
+                WithdrawalRecord(
+                    **self.ref().model_dump(),
+                    registration_id=seat.registration_id,
+                    promoted=[p.registration_id for p in promoted],
+                ),
+            )
         finally:
             self.seat_changes_in_flight -= 1
-        return WithdrawalResult(registration_id=seat.registration_id, previous_status=previous,
-                                promoted=[p.registration_id for p in promoted])
+        return WithdrawalResult(
+            registration_id=seat.registration_id,
+            previous_status=previous,
+            promoted=[p.registration_id for p in promoted],
+        )
 
     @withdraw.validator
     def validate_withdraw(self, req: WithdrawalRequest) -> None:
@@ -391,8 +461,10 @@ class ActivityLifecycleWorkflow:
         added = [p for p in present if p not in self.s.attendance.get(req.session_no, [])]
         self.s.attendance[req.session_no] = present
         self.woken = True
-        await self.activity("record_attendance", AttendanceRecord(
-            activity_id=self.plan.activity_id, session_no=req.session_no, participant_ids=added))
+        await self.activity(
+            "record_attendance",
+            AttendanceRecord(activity_id=self.plan.activity_id, session_no=req.session_no, participant_ids=added),
+        )
         survey = f"s{req.session_no}"
         if added and f"{survey}:send" in self.s.done and f"{survey}:close" not in self.s.done:
             await self.send_survey(survey, added)  # late attendance: they get the open survey too
@@ -420,8 +492,9 @@ class ActivityLifecycleWorkflow:
     @workflow.update
     async def decide_override(self, req: OverrideRequest) -> str:
         if self.override is not None:
-            raise ApplicationError("another decision is being applied, try again", type="OverrideRefused",
-                                   non_retryable=True)
+            raise ApplicationError(
+                "another decision is being applied, try again", type="OverrideRefused", non_retryable=True
+            )
         self.override, self.override_outcome = req, None
         await workflow.wait_condition(lambda: self.override_outcome is not None)
         outcome = self.override_outcome or ""
@@ -441,22 +514,49 @@ class ActivityLifecycleWorkflow:
     def status(self) -> ActivityStatus:
         book = self.s.book
         return ActivityStatus(
-            id=self.plan.activity_id, title=self.plan.title, phase=self.phase, plan_version=self.plan.version,
-            capacity=self.plan.places, min_participants=self.plan.min_participants, confirmed=book.confirmed,
-            waitlisted=book.waitlisted, withdrawn=book.withdrawn, registrations=len(book.seats),
-            deadline=self.plan.deadline, grace_until=self.s.grace_until, next_due=self.next_due,
-            sessions=[self.session_status(s.no) for s in self.plan.sessions], decisions=self.s.decisions,
-            run_number=self.s.run_number)
+            id=self.plan.activity_id,
+            title=self.plan.title,
+            phase=self.phase,
+            plan_version=self.plan.version,
+            capacity=self.plan.places,
+            min_participants=self.plan.min_participants,
+            confirmed=book.confirmed,
+            waitlisted=book.waitlisted,
+            withdrawn=book.withdrawn,
+            registrations=len(book.seats),
+            deadline=self.plan.deadline,
+            grace_until=self.s.grace_until,
+            next_due=self.next_due,
+            sessions=[self.session_status(s.no) for s in self.plan.sessions],
+            decisions=self.s.decisions,
+            run_number=self.s.run_number,
+        )
 
     def session_status(self, no: int) -> SessionStatus:
         session = self.plan.session(no)
         assert session is not None
         survey = f"s{no}"
-        state = next((label for key, label in ((f"{survey}:close", "closed"), (f"{survey}:remind", "reminded"),
-                                               (f"{survey}:send", "sent")) if key in self.s.done), "pending")
+        state = next(
+            (
+                label
+                for key, label in (
+                    (f"{survey}:close", "closed"),
+                    (f"{survey}:remind", "reminded"),
+                    (f"{survey}:send", "sent"),
+                )
+                if key in self.s.done
+            ),
+            "pending",
+        )
         attended = self.s.attendance.get(no)
-        return SessionStatus(no=no, start=session.start, end=session.end, location=session.location,
-                             attended=len(attended) if attended is not None else None, survey=state)
+        return SessionStatus(
+            no=no,
+            start=session.start,
+            end=session.end,
+            location=session.location,
+            attended=len(attended) if attended is not None else None,
+            survey=state,
+        )
 
     # ------------------------------------------------------------------
     # Plumbing: timers, continue-as-new, activities, search attributes
@@ -499,12 +599,12 @@ class ActivityLifecycleWorkflow:
         self.woken = False
         remaining = (at - workflow.now()).total_seconds()
         if remaining > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self.woken or self.override is not None or self.should_continue_as_new(),
-                    timeout=timedelta(seconds=remaining), timeout_summary=what)
-            except asyncio.TimeoutError:
-                pass
+                    timeout=timedelta(seconds=remaining),
+                    timeout_summary=what,
+                )
         await self.continue_as_new_if_due()
         self.next_due = None
         return workflow.now() >= at and self.override is None
@@ -534,10 +634,14 @@ class ActivityLifecycleWorkflow:
         bulk = name in BULK_ACTIVITIES
         try:
             return await workflow.execute_activity(
-                name, arg, result_type=result_type, retry_policy=ACTIVITY_RETRY,
+                name,
+                arg,
+                result_type=result_type,
+                retry_policy=ACTIVITY_RETRY,
                 start_to_close_timeout=timedelta(minutes=30) if bulk else timedelta(seconds=45),  # > SMTP timeout
                 heartbeat_timeout=timedelta(minutes=1) if bulk else None,
-                summary=f"{name} {self.plan.activity_id}")
+                summary=f"{name} {self.plan.activity_id}",
+            )
         except ActivityError as err:
             if err.retry_state not in GIVEN_UP:
                 raise

@@ -25,16 +25,21 @@ def cli_flags() -> list[str]:
     kinds = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "INT": "Int", "BOOL": "Bool"}
     flags = []
     for key in all_keys():
-        flags += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+        flags += [
+            "--search-attribute",
+            f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}",
+        ]
     return flags
 
 
 def at_start(*, focus_area: str, first_session_start: datetime, below_minimum: bool) -> TypedSearchAttributes:
     """The values a new activity starts with (phase planned, nobody confirmed)."""
-    return TypedSearchAttributes([
-        SearchAttributePair(PHASE, "planned"),
-        SearchAttributePair(FOCUS_AREA, focus_area),
-        SearchAttributePair(FIRST_SESSION_START, first_session_start),
-        SearchAttributePair(CONFIRMED_COUNT, 0),
-        SearchAttributePair(BELOW_MINIMUM, below_minimum),
-    ])
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(PHASE, "planned"),
+            SearchAttributePair(FOCUS_AREA, focus_area),
+            SearchAttributePair(FIRST_SESSION_START, first_session_start),
+            SearchAttributePair(CONFIRMED_COUNT, 0),
+            SearchAttributePair(BELOW_MINIMUM, below_minimum),
+        ]
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from domain.plan import ActivityPlan, Location, SessionPlan, load_plan, shift_pl
 from domain.reference import default_reference
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lasa-skriva.yaml"
-STAMP = datetime(2027, 8, 1, 12, 0, tzinfo=timezone.utc)
+STAMP = datetime(2027, 8, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_calendar_header_and_one_event_per_session(plan):
 
 def test_times_are_the_plans_in_utc(plan):
     _, evs = events(build_calendar(plan, 1, stamp=STAMP))
-    for event, session in zip(evs, plan.sessions):
+    for event, session in zip(evs, plan.sessions, strict=False):
         start, end = event.decoded("DTSTART"), event.decoded("DTEND")
         assert start == session.start and end == session.end
         assert start.utcoffset() == timedelta(0) and end.utcoffset() == timedelta(0)
@@ -114,11 +114,15 @@ def test_bad_arguments(plan):
         (Location.OSTERSUND, "Campus Östersund, sal F234", None, "Campus Östersund, sal F234"),
         (Location.BOTH, "O111 / F234", None, "Campus Sundsvall och Campus Östersund (länkade), O111 / F234"),
         (Location.DIGITAL, None, "https://x.example.se/m", "Digitalt, https://x.example.se/m"),
-        (Location.BOTH, "O111", "https://x.example.se/m",
-         "Campus Sundsvall och Campus Östersund (länkade), O111, https://x.example.se/m"),
+        (
+            Location.BOTH,
+            "O111",
+            "https://x.example.se/m",
+            "Campus Sundsvall och Campus Östersund (länkade), O111, https://x.example.se/m",
+        ),
     ],
 )
 def test_location_text(location, room, link, expected):
-    start = datetime(2027, 9, 23, 7, tzinfo=timezone.utc)
+    start = datetime(2027, 9, 23, 7, tzinfo=UTC)
     session = SessionPlan(start=start, end=start + timedelta(hours=2), location=location, room=room, link=link)
     assert location_text(session) == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -17,47 +17,82 @@ from domain.tables import Participant
 TEMPLATES = Path(__file__).resolve().parents[2] / "activities_impl" / "templates"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lasa-skriva.yaml"
 PLAN = load_plan(str(EXAMPLE), default_reference())
-ANNA = Participant(id=7, activity_id=PLAN.id, name="Anna Andersson", email="anna@sundsvall.example.se",
-                   organisation_id="sundsvall", role="lärare")
+ANNA = Participant(
+    id=7,
+    activity_id=PLAN.id,
+    name="Anna Andersson",
+    email="anna@sundsvall.example.se",
+    organisation_id="sundsvall",
+    role="lärare",
+)
 WITHDRAW = "http://web.test/w/lasa-skriva-ht27-r1.abc"
 SURVEY = "http://web.test/s/token123"
-CLOSES = when(datetime(2027, 10, 7, 21, 59, tzinfo=timezone.utc))
+CLOSES = when(datetime(2027, 10, 7, 21, 59, tzinfo=UTC))
 FINAL_TITLE, FINAL_INTRO = survey_text("final")
 ANNOUNCE = {"participant": ANNA, "waitlisted": False, "low_enrolment": True, "withdraw_url": WITHDRAW}
-SURVEY_MAIL = {"participant": ANNA, "survey_title": FINAL_TITLE, "survey_intro": FINAL_INTRO, "survey_url": SURVEY,
-               "closes": CLOSES}
+SURVEY_MAIL = {
+    "participant": ANNA,
+    "survey_title": FINAL_TITLE,
+    "survey_intro": FINAL_INTRO,
+    "survey_url": SURVEY,
+    "closes": CLOSES,
+}
 
 # template -> (what lifecycle_activities passes besides the common context, how the subject starts,
 #              what the body must show)
 CASES = {
     "invitation": ({}, "Inbjudan: ", ["Anmälan: http://web.test/a/lasa-skriva-ht27"]),
     "deadline_reminder": ({}, "Påminnelse: anmäl dig till ", ["minst 20 deltagare"]),
-    "registration_confirmed": ({"participant": ANNA, "team_size": 5, "position": None, "withdraw_url": WITHDRAW},
-                               "Bekräftelse: du är anmäld till ", ["ett lag med 5 deltagare", WITHDRAW]),
-    "registration_waitlisted": ({"participant": ANNA, "team_size": 1, "position": 3, "withdraw_url": WITHDRAW},
-                                "Reservlista: ", ["som nummer 3", WITHDRAW]),
+    "registration_confirmed": (
+        {"participant": ANNA, "team_size": 5, "position": None, "withdraw_url": WITHDRAW},
+        "Bekräftelse: du är anmäld till ",
+        ["ett lag med 5 deltagare", WITHDRAW],
+    ),
+    "registration_waitlisted": (
+        {"participant": ANNA, "team_size": 1, "position": 3, "withdraw_url": WITHDRAW},
+        "Reservlista: ",
+        ["som nummer 3", WITHDRAW],
+    ),
     "withdrawal_confirmed": ({"participant": ANNA}, "Avanmälan mottagen: ", []),
     "promoted": ({"participant": ANNA, "withdraw_url": WITHDRAW}, "Du har fått en plats: ", [WITHDRAW]),
-    "low_enrolment": ({"confirmed": 12, "grace_until": when(datetime(2027, 9, 13, 21, 59, tzinfo=timezone.utc))},
-                      "Beslut behövs: för få anmälda till ",
-                      ["med 12 anmälda", "runflow decide lasa-skriva-ht27 cancel"]),
+    "low_enrolment": (
+        {"confirmed": 12, "grace_until": when(datetime(2027, 9, 13, 21, 59, tzinfo=UTC))},
+        "Beslut behövs: för få anmälda till ",
+        ["med 12 anmälda", "runflow decide lasa-skriva-ht27 cancel"],
+    ),
     "activity_confirmed": (ANNOUNCE, PLAN.title, ["genomförs som planerat"]),
     "activity_cancelled": (ANNOUNCE, "Inställd: ", ["eftersom för få anmälde sig"]),
     "activity_postponed": ({**ANNOUNCE, "waitlisted": True}, "Nya datum: ", ["står kvar på reservlistan", WITHDRAW]),
-    "session_reminder": ({"participant": ANNA, "session": {"no": 2, "when": when(PLAN.sessions[1].start,
-                                                                                 PLAN.sessions[1].end),
-                                                          "where": "Campus Östersund, sal F234"}},
-                         "Påminnelse: ", ["Tid: torsdag 21 oktober 2027 kl. 09.00–15.00"]),
+    "session_reminder": (
+        {
+            "participant": ANNA,
+            "session": {
+                "no": 2,
+                "when": when(PLAN.sessions[1].start, PLAN.sessions[1].end),
+                "where": "Campus Östersund, sal F234",
+            },
+        },
+        "Påminnelse: ",
+        ["Tid: torsdag 21 oktober 2027 kl. 09.00–15.00"],
+    ),
     "survey_invitation": (SURVEY_MAIL, "Slututvärdering: ", [SURVEY, CLOSES]),
     "survey_reminder": (SURVEY_MAIL, "Påminnelse – slututvärdering: ", [SURVEY, CLOSES]),
-    "undeliverable": ({"failed": [{"recipient": "anna@skola..se",
-                                   "reason": "adressen är inte en giltig e-postadress"}],
-                       "mailing": "anmälningsbekräftelse"},
-                      "Mejl kom inte fram: ", ["anna@skola..se: adressen är inte en giltig e-postadress",
-                                               "runflow activity show lasa-skriva-ht27"]),
-    "report": ({"summary": {"confirmed": 31, "answers": 18, "invited": 31},
-                "anonymise_at": when(datetime(2028, 11, 18, 12, 0, tzinfo=timezone.utc))}, "Slutrapport: ",
-               ["Deltagare: 31 av 40 platser", "Enkätsvar: 18 av 31"]),
+    "undeliverable": (
+        {
+            "failed": [{"recipient": "anna@skola..se", "reason": "adressen är inte en giltig e-postadress"}],
+            "mailing": "anmälningsbekräftelse",
+        },
+        "Mejl kom inte fram: ",
+        ["anna@skola..se: adressen är inte en giltig e-postadress", "runflow activity show lasa-skriva-ht27"],
+    ),
+    "report": (
+        {
+            "summary": {"confirmed": 31, "answers": 18, "invited": 31},
+            "anonymise_at": when(datetime(2028, 11, 18, 12, 0, tzinfo=UTC)),
+        },
+        "Slutrapport: ",
+        ["Deltagare: 31 av 40 platser", "Enkätsvar: 18 av 31"],
+    ),
 }
 
 
@@ -84,8 +119,10 @@ def test_template_renders_swedish_mail(composer, template):
     assert "\n" not in subject
     assert PLAN.title in body
     assert body.startswith("Hej Anna Andersson!" if "participant" in extras else "Hej!")
-    assert body.rstrip().endswith("Med vänliga hälsningar\nRUN – Regionalt utvecklingsnätverk, Mittuniversitetet\n"
-                                  "(Det här meddelandet skickades automatiskt av runflow.)")
+    assert body.rstrip().endswith(
+        "Med vänliga hälsningar\nRUN – Regionalt utvecklingsnätverk, Mittuniversitetet\n"
+        "(Det här meddelandet skickades automatiskt av runflow.)"
+    )
     for text in (subject, body):
         assert "None" not in text and "{{" not in text and "{%" not in text
     for text in shows:
@@ -107,14 +144,23 @@ def test_missing_variable_is_an_error(composer):
 
 
 # -- times ---------------------------------------------------------------------
-@pytest.mark.parametrize(("at", "end", "expected"), [
-    (datetime(2027, 7, 1, 7, 0, tzinfo=timezone.utc), None, "torsdag 1 juli 2027 kl. 09.00"),  # CEST, UTC+2
-    (datetime(2027, 7, 1, 7, 0, 15, tzinfo=timezone.utc), None, "torsdag 1 juli 2027 kl. 09.00.15"),
-    (datetime(2027, 11, 18, 12, 0, tzinfo=timezone.utc), datetime(2027, 11, 18, 15, 0, tzinfo=timezone.utc),
-     "torsdag 18 november 2027 kl. 13.00–16.00"),  # CET, UTC+1
-    (datetime(2027, 3, 28, 0, 30, tzinfo=timezone.utc), datetime(2027, 3, 29, 1, 30, tzinfo=timezone.utc),
-     "söndag 28 mars 2027 kl. 01.30 – måndag 29 mars 2027 kl. 03.30"),  # across the switch to summer time
-])
+@pytest.mark.parametrize(
+    ("at", "end", "expected"),
+    [
+        (datetime(2027, 7, 1, 7, 0, tzinfo=UTC), None, "torsdag 1 juli 2027 kl. 09.00"),  # CEST, UTC+2
+        (datetime(2027, 7, 1, 7, 0, 15, tzinfo=UTC), None, "torsdag 1 juli 2027 kl. 09.00.15"),
+        (
+            datetime(2027, 11, 18, 12, 0, tzinfo=UTC),
+            datetime(2027, 11, 18, 15, 0, tzinfo=UTC),
+            "torsdag 18 november 2027 kl. 13.00–16.00",
+        ),  # CET, UTC+1
+        (
+            datetime(2027, 3, 28, 0, 30, tzinfo=UTC),
+            datetime(2027, 3, 29, 1, 30, tzinfo=UTC),
+            "söndag 28 mars 2027 kl. 01.30 – måndag 29 mars 2027 kl. 03.30",
+        ),  # across the switch to summer time
+    ],
+)
 def test_when_in_stockholm_time(at, end, expected):
     assert when(at, end) == expected
 
@@ -125,13 +171,16 @@ def test_sign_and_verify_round_trip():
     assert verify(token, "secret") == "lasa-skriva-ht27-r1.v2"
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda t: t.replace("r1", "r2"),          # another registration
-    lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"),  # another digest
-    lambda t: t.rpartition(".")[0],           # digest removed
-    lambda t: "." + t.rpartition(".")[2],     # value removed
-    lambda t: "",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t.replace("r1", "r2"),  # another registration
+        lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"),  # another digest
+        lambda t: t.rpartition(".")[0],  # digest removed
+        lambda t: "." + t.rpartition(".")[2],  # value removed
+        lambda t: "",
+    ],
+)
 def test_verify_rejects_tampered_tokens(tamper):
     token = sign("lasa-skriva-ht27-r1", "secret")
     assert verify(tamper(token), "secret") is None

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel, select
 
 import domain.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from activities_impl.store import Store
 from domain.reference import default_reference
-from alembic.script import ScriptDirectory
-
 from migrations import alembic_config
 
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
@@ -77,8 +78,7 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(store, tmp_path):
 
     plan = load_plan("examples/lasa-skriva.yaml", default_reference())
     store.save_plan(plan, make_current=True)
-    pid = store.upsert_participant(plan.id, name="Anna", email="anna@skola.test", organisation_id="berg",
-                                   role="lärare")
+    pid = store.upsert_participant(plan.id, name="Anna", email="anna@skola.test", organisation_id="berg", role="lärare")
     previous = ScriptDirectory.from_config(alembic_config(store.url)).get_revision(HEAD).down_revision
     downgrade(store, previous)
     assert revision(store) == previous
@@ -91,26 +91,41 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(store, tmp_path):
 
 def test_upgrade_to_0003_cuts_existing_answer_times_to_the_day(store):
     """Answers stored before 0003 carry their invitation's exact instant; the upgrade cuts both to the day."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from domain.plan import load_plan
     from domain.tables import SurveyAnswer, SurveyInvitation
 
     plan = load_plan("examples/lasa-skriva.yaml", default_reference())
     store.save_plan(plan, make_current=True)
-    pid = store.upsert_participant(plan.id, name="Anna", email="anna@skola.test", organisation_id="berg",
-                                   role="lärare")
+    pid = store.upsert_participant(plan.id, name="Anna", email="anna@skola.test", organisation_id="berg", role="lärare")
     downgrade(store, "0002")
-    at = datetime(2027, 10, 1, 13, 37, 21, 123456, tzinfo=timezone.utc)
+    at = datetime(2027, 10, 1, 13, 37, 21, 123456, tzinfo=UTC)
     with store.engine.begin() as connection:  # rows as the old code wrote them, through the 0002 schema
-        connection.execute(SurveyInvitation.__table__.insert().values(
-            activity_id=plan.id, survey="s1", participant_id=pid, token="t" * 32, sent_at=at, closes_at=at,
-            answered_at=at, closed=False))
-        connection.execute(SurveyAnswer.__table__.insert().values(
-            activity_id=plan.id, survey="s1", organisation_id="berg", role="lärare", answers_json="{}",
-            created_at=at))
+        connection.execute(
+            SurveyInvitation.__table__.insert().values(
+                activity_id=plan.id,
+                survey="s1",
+                participant_id=pid,
+                token="t" * 32,
+                sent_at=at,
+                closes_at=at,
+                answered_at=at,
+                closed=False,
+            )
+        )
+        connection.execute(
+            SurveyAnswer.__table__.insert().values(
+                activity_id=plan.id,
+                survey="s1",
+                organisation_id="berg",
+                role="lärare",
+                answers_json="{}",
+                created_at=at,
+            )
+        )
     store.migrate()
-    day = datetime(2027, 10, 1, tzinfo=timezone.utc)
+    day = datetime(2027, 10, 1, tzinfo=UTC)
     assert store.invitation_by_token("t" * 32).answered_at == day
     assert [a.created_at for a in store.survey_answers(plan.id)] == [day]
 
@@ -135,9 +150,16 @@ def test_workers_starting_together_migrate_and_seed_once(database_url):
     from domain.tables import Contact, Organisation
 
     start = str(time.time() + 3)
-    processes = [subprocess.Popen([sys.executable, "-c", _MIGRATE_AND_SEED, database_url, start],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  text=True) for _ in range(3)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE_AND_SEED, database_url, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=60)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], "\n".join(outputs)
     store = Store(database_url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 import pytest
@@ -19,8 +19,15 @@ def outbox(store, mailer, settings) -> Outbox:
 
 
 def envelope(key: str, recipient: str = "anna@example.se", **changes) -> Envelope:
-    return Envelope(key=key, activity_id="a1", purpose="registration", recipient=recipient,
-                    subject=f"Ämne {key}", body=f"Hej! ({key})", **changes)
+    return Envelope(
+        key=key,
+        activity_id="a1",
+        purpose="registration",
+        recipient=recipient,
+        subject=f"Ämne {key}",
+        body=f"Hej! ({key})",
+        **changes,
+    )
 
 
 def status(store, key: str):
@@ -31,8 +38,10 @@ async def test_send_delivers_each_key_once(outbox, mailer, store):
     batch = [envelope("k1", "anna@example.se"), envelope("k2", "bo@example.se"), envelope("k1", "anna@example.se")]
     assert await outbox.send(batch) == 2
     assert await outbox.send(batch) == 0
-    assert [(m["To"], m["Subject"]) for m in mailer.sent] == [("anna@example.se", "Ämne k1"),
-                                                              ("bo@example.se", "Ämne k2")]
+    assert [(m["To"], m["Subject"]) for m in mailer.sent] == [
+        ("anna@example.se", "Ämne k1"),
+        ("bo@example.se", "Ämne k2"),
+    ]
     assert mailer.sent[0]["From"] == "RUN <run@test>"
     assert mailer.sent[0].get_content().strip() == "Hej! (k1)"
     assert {(m.key, m.status, m.attempts) for m in store.outbox()} == {("k1", "sent", 1), ("k2", "sent", 1)}
@@ -58,7 +67,7 @@ async def test_failed_send_is_released_and_retried_once(outbox, mailer, store):
 
 async def test_fresh_claim_of_another_worker_makes_the_attempt_retry_not_skip(outbox, mailer, store):
     store.enqueue([envelope("k1").row()])
-    assert store.claim("k1", datetime.now(timezone.utc)) is not None  # another worker is sending it (or died)
+    assert store.claim("k1", datetime.now(UTC)) is not None  # another worker is sending it (or died)
     with pytest.raises(ClaimHeld):  # the activity fails and is retried: completing would lose the message
         await outbox.send([envelope("k1"), envelope("k2")])
     assert [m["Subject"] for m in mailer.sent] == ["Ämne k2"]  # the others still go out
@@ -67,7 +76,7 @@ async def test_fresh_claim_of_another_worker_makes_the_attempt_retry_not_skip(ou
 
 async def test_stale_claim_is_taken_over(outbox, mailer, store):
     store.enqueue([envelope("k1").row()])
-    store.claim("k1", datetime.now(timezone.utc) - timedelta(minutes=10))  # a worker killed mid-send
+    store.claim("k1", datetime.now(UTC) - timedelta(minutes=10))  # a worker killed mid-send
     assert await outbox.send([envelope("k1")]) == 1
     assert len(mailer.sent) == 1
     row = status(store, "k1")
@@ -83,8 +92,10 @@ async def test_message_id_is_stable_per_key(outbox, mailer):
 
 
 async def test_attachments_survive_the_outbox(outbox, mailer):
-    attachments = [Attachment("a1.ics", "text/calendar; method=PUBLISH", ICS),
-                   Attachment("a1-deltagare.png", "image/png", b"\x89PNG\r\n\x1a\n\x00\xff")]
+    attachments = [
+        Attachment("a1.ics", "text/calendar; method=PUBLISH", ICS),
+        Attachment("a1-deltagare.png", "image/png", b"\x89PNG\r\n\x1a\n\x00\xff"),
+    ]
     await outbox.send([envelope("k1", attachments=attachments)])
     [message] = mailer.sent
     ics, png = message.iter_attachments()
@@ -112,14 +123,24 @@ async def test_a_refused_recipient_is_marked_failed_and_the_others_go_out(outbox
     assert entry.by == "engine" and "registration e-mail not delivered" in entry.reason and "@" not in entry.reason
 
 
-@pytest.mark.parametrize("recipient,subject", [
-    ("name@skola..se", "Ämne"),            # an empty label: the mailer would refuse it on every attempt
-    ("a,b@evil.example", "Ämne"),          # a list
-    ('"A" <a@skola.se>', "Ämne"),          # a display name
-    ("anna@example.se", "Rad ett\rRad två"),  # a carriage return in a header
-], ids=["empty-label", "list", "display-name", "cr-in-subject"])
+@pytest.mark.parametrize(
+    "recipient,subject",
+    [
+        ("name@skola..se", "Ämne"),  # an empty label: the mailer would refuse it on every attempt
+        ("a,b@evil.example", "Ämne"),  # a list
+        ('"A" <a@skola.se>', "Ämne"),  # a display name
+        ("anna@example.se", "Rad ett\rRad två"),  # a carriage return in a header
+    ],
+    ids=["empty-label", "list", "display-name", "cr-in-subject"],
+)
 async def test_a_message_that_can_never_be_sent_is_failed_at_once(outbox, mailer, store, recipient, subject):
-    batch = [envelope("bad", recipient, ), envelope("good", "bo@example.se")]
+    batch = [
+        envelope(
+            "bad",
+            recipient,
+        ),
+        envelope("good", "bo@example.se"),
+    ]
     batch[0].subject = subject
     assert await outbox.send(batch) == 1
     assert [m["To"] for m in mailer.sent] == ["bo@example.se"]
@@ -131,8 +152,9 @@ async def test_a_message_that_can_never_be_sent_is_failed_at_once(outbox, mailer
 async def test_a_server_refusal_with_4xx_is_retried_then_given_up(outbox, mailer, store):
     class Busy(type(mailer)):
         async def send(self, message):
-            raise aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(
-                450, "4.2.1 mailbox busy, try later", str(message["To"]))])
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(450, "4.2.1 mailbox busy, try later", str(message["To"]))]
+            )
 
     busy = Outbox(store, Busy(), "RUN <run@test>", recipient_attempts=3)
     for _ in range(2):
@@ -144,11 +166,15 @@ async def test_a_server_refusal_with_4xx_is_retried_then_given_up(outbox, mailer
     assert (row.status, row.attempts) == ("failed", 3) and row.error.startswith("recipient_deferred: 450")
 
 
-@pytest.mark.parametrize("answer", [
-    aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(554, "5.7.1 Relay access denied", "x")]),
-    aiosmtplib.SMTPSenderRefused(550, "5.7.1 sender not allowed", "run@test"),
-    aiosmtplib.SMTPAuthenticationError(535, "5.7.8 authentication failed"),
-], ids=["relay-denied", "sender-refused", "login"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(554, "5.7.1 Relay access denied", "x")]),
+        aiosmtplib.SMTPSenderRefused(550, "5.7.1 sender not allowed", "run@test"),
+        aiosmtplib.SMTPAuthenticationError(535, "5.7.8 authentication failed"),
+    ],
+    ids=["relay-denied", "sender-refused", "login"],
+)
 async def test_answers_about_our_own_relay_are_retried_not_failed(store, mailer, answer):
     class Relay(type(mailer)):
         async def send(self, message):

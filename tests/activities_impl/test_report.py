@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from domain.reference import default_reference
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lasa-skriva.yaml"
 ACTIVITY = "lasa-skriva-ht27"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SENT = datetime(2027, 9, 24, 8, 0, tzinfo=timezone.utc)
+SENT = datetime(2027, 9, 24, 8, 0, tzinfo=UTC)
 
 # (name, e-mail, organisation, role, status, team size)
 PEOPLE = [
@@ -57,28 +57,45 @@ def ids(store) -> dict[str, int]:
     ids: dict[str, int] = {}
     for seq, (name, email, org, role, status, team_size) in enumerate(PEOPLE, start=1):
         pid = store.upsert_participant(ACTIVITY, name=name, email=email, organisation_id=org, role=role, school=SCHOOL)
-        store.record_registration(registration_id=f"{ACTIVITY}-r{seq}", activity_id=ACTIVITY, participant_id=pid,
-                                  status=status, team_size=team_size, seq=seq)
+        store.record_registration(
+            registration_id=f"{ACTIVITY}-r{seq}",
+            activity_id=ACTIVITY,
+            participant_id=pid,
+            status=status,
+            team_size=team_size,
+            seq=seq,
+        )
         ids[name.split()[0]] = pid
     store.record_attendance(ACTIVITY, 1, [ids[n] for n in ("Anna", "Bertil", "Dag", "Eva")])
     store.record_attendance(ACTIVITY, 2, [ids[n] for n in ("Anna", "Dag", "Fredrik")])
 
-    s1 = store.create_survey_invitations(ACTIVITY, "s1", [ids[n] for n in ("Anna", "Bertil", "Dag", "Eva")],
-                                         SENT, SENT + timedelta(days=14))
-    for invitation, answers in zip(s1, [
-        {"helhet": 5, "relevans": 4, "kommentar": "Bra!"},
-        {"helhet": 4, "relevans": 3, "rekommendera": True},
-        {"helhet": 3, "relevans": 5, "kommentar": "   "},
-    ]):
+    s1 = store.create_survey_invitations(
+        ACTIVITY, "s1", [ids[n] for n in ("Anna", "Bertil", "Dag", "Eva")], SENT, SENT + timedelta(days=14)
+    )
+    for invitation, answers in zip(
+        s1,
+        [
+            {"helhet": 5, "relevans": 4, "kommentar": "Bra!"},
+            {"helhet": 4, "relevans": 3, "rekommendera": True},
+            {"helhet": 3, "relevans": 5, "kommentar": "   "},
+        ],
+        strict=False,
+    ):
         store.answer_survey(invitation.token, answers, now=SENT + timedelta(days=1))
     confirmed = [ids[n] for n in ("Anna", "Bertil", "Dag", "Eva", "Fredrik")]
     final = store.create_survey_invitations(ACTIVITY, "final", confirmed, SENT, SENT + timedelta(days=14))
-    store.answer_survey(final[0].token, {"helhet": 5, "kommentar": "Tack, hälsar Anna Andersson"},
-                        now=SENT + timedelta(days=2))
-    store.answer_survey(final[1].token, {"helhet": 4, "sprida": ["arbetslag", "ledning"]},
-                        now=SENT + timedelta(days=2))
-    store.audit(key=f"{ACTIVITY}-decision", activity_id=ACTIVITY, at=datetime(2027, 9, 11, tzinfo=timezone.utc),
-                kind="run", by="run@miun.example.se", reason="Tillräckligt många anmälda")
+    store.answer_survey(
+        final[0].token, {"helhet": 5, "kommentar": "Tack, hälsar Anna Andersson"}, now=SENT + timedelta(days=2)
+    )
+    store.answer_survey(final[1].token, {"helhet": 4, "sprida": ["arbetslag", "ledning"]}, now=SENT + timedelta(days=2))
+    store.audit(
+        key=f"{ACTIVITY}-decision",
+        activity_id=ACTIVITY,
+        at=datetime(2027, 9, 11, tzinfo=UTC),
+        kind="run",
+        by="run@miun.example.se",
+        reason="Tillräckligt många anmälda",
+    )
     return ids
 
 
@@ -90,9 +107,9 @@ def test_collect_counts(store, ids):
     assert data.activity_id == ACTIVITY and data.places == 40 and data.min_participants == 20
     assert data.format == "seminar_series" and data.focus_area == "utveckla"
     assert [(s.no, s.start) for s in data.sessions] == [
-        (1, datetime(2027, 9, 23, 7, tzinfo=timezone.utc)),
-        (2, datetime(2027, 10, 21, 7, tzinfo=timezone.utc)),
-        (3, datetime(2027, 11, 18, 12, tzinfo=timezone.utc)),
+        (1, datetime(2027, 9, 23, 7, tzinfo=UTC)),
+        (2, datetime(2027, 10, 21, 7, tzinfo=UTC)),
+        (3, datetime(2027, 11, 18, 12, tzinfo=UTC)),
     ]
     assert data.sessions[2].location.startswith("Digitalt")
     assert data.registrations_by_org == EXPECTED_BY_ORG
@@ -110,13 +127,19 @@ def test_collect_counts(store, ids):
     }
     assert data.answer_summary["final"]["questions"] == {"helhet": {"mean": 4.5, "count": 2}}
     assert data.answer_summary["final"]["choices"] == {"sprida": {"arbetslag": 1, "ledning": 1}}
-    assert data.decisions == [(datetime(2027, 9, 11, tzinfo=timezone.utc), "run", "Tillräckligt många anmälda")]
+    assert data.decisions == [(datetime(2027, 9, 11, tzinfo=UTC), "run", "Tillräckligt många anmälda")]
 
 
 def test_markdown(store, ids):
     markdown = render_markdown(collect_report_data(store, ACTIVITY))
-    for heading in ("Slutrapport", "Deltagare per kommun/organisation", "Närvaro per tillfälle", "Svarsfrekvens",
-                    "Utvärdering", "Beslut"):
+    for heading in (
+        "Slutrapport",
+        "Deltagare per kommun/organisation",
+        "Närvaro per tillfälle",
+        "Svarsfrekvens",
+        "Utvärdering",
+        "Beslut",
+    ):
         assert heading in markdown
     for org, count in EXPECTED_BY_ORG.items():
         assert f"| {org} | {count} |" in markdown
@@ -135,7 +158,7 @@ def test_csv_has_the_same_counts(store, ids):
     assert rows[0] == ["organisation", "deltagare"]
     assert {org: int(n) for org, n in rows[1:blank]} == EXPECTED_BY_ORG
     assert rows[blank + 1] == ["tillfälle", "närvarande"]
-    assert {int(no): int(n) for no, n in rows[blank + 2:]} == {1: 4, 2: 3, 3: 0}
+    assert {int(no): int(n) for no, n in rows[blank + 2 :]} == {1: 4, 2: 3, 3: 0}
 
 
 def test_chart_is_a_png(store, ids):
@@ -155,8 +178,10 @@ def test_build_report_does_not_save_and_has_no_personal_data(store, ids):
     assert summary["attendance_by_session"] == {"1": 4, "2": 3, "3": 0}
     assert summary["confirmed"] == 9 and summary["withdrawn"] == 1
     assert summary["invited"] == 9 and summary["answers"] == 5
-    assert summary["surveys"] == [{"survey": "s1", "invited": 4, "answered": 3},
-                                  {"survey": "final", "invited": 5, "answered": 2}]
+    assert summary["surveys"] == [
+        {"survey": "s1", "invited": 4, "answered": 3},
+        {"survey": "final", "invited": 5, "answered": 2},
+    ]
     text = "\n".join([report.markdown, report.csv, report.summary_json])
     for name, email, *_ in PEOPLE:
         assert name not in text and email not in text
@@ -184,16 +209,30 @@ def test_empty_activity(store):
 
 def test_summarise_answers():
     summary, free_text = summarise_answers([{"a": 1, "b": "text", "c": False}, {"a": 2, "c": True, "d": None}])
-    assert summary == {"answers": 2, "questions": {"a": {"mean": 1.5, "count": 2}},
-                       "choices": {"c": {"ja": 1, "nej": 1}}}
+    assert summary == {
+        "answers": 2,
+        "questions": {"a": {"mean": 1.5, "count": 2}},
+        "choices": {"c": {"ja": 1, "nej": 1}},
+    }
     assert free_text == 1
 
 
 def test_markdown_table_cells_are_escaped():
-    data = ReportData(activity_id="x-y-z", title="T|itel", focus_area="utveckla", format="webinar", places=10,
-                      min_participants=1, sessions=[], registrations_by_org={"A|B": 1}, registrations_by_role={},
-                      attendance_by_session={}, surveys=[], answer_summary={},
-                      decisions=[(SENT, "cancel", "rad ett\nrad | två")])
+    data = ReportData(
+        activity_id="x-y-z",
+        title="T|itel",
+        focus_area="utveckla",
+        format="webinar",
+        places=10,
+        min_participants=1,
+        sessions=[],
+        registrations_by_org={"A|B": 1},
+        registrations_by_role={},
+        attendance_by_session={},
+        surveys=[],
+        answer_summary={},
+        decisions=[(SENT, "cancel", "rad ett\nrad | två")],
+    )
     markdown = render_markdown(data)
     assert "| A\\|B | 1 |" in markdown
     assert "| rad ett rad \\| två |" in markdown

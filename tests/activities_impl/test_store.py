@@ -4,7 +4,7 @@ anonymisation."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -14,7 +14,7 @@ from activities_impl.store import ANONYMISED_EMAIL, Store, StoreError
 from domain.lifecycle import SeatStatus
 from domain.tables import ActivitySession, SurveyAnswer
 
-T0 = datetime(2027, 8, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 8, 1, 8, 0, tzinfo=UTC)
 SENT = T0 + timedelta(days=30)
 CLOSES = SENT + timedelta(days=7)
 
@@ -30,21 +30,34 @@ def activity_id(store, plan) -> str:
     return plan.id
 
 
-def add_person(store: Store, activity_id: str, name: str, *, org: str = "sundsvall", role: str = "lärare",
-               registered: bool = True) -> int:
+def add_person(
+    store: Store, activity_id: str, name: str, *, org: str = "sundsvall", role: str = "lärare", registered: bool = True
+) -> int:
     email = f"{name.lower()}@{org}.example.se"
-    pid = store.upsert_participant(activity_id, name=name, email=email, organisation_id=org, role=role,
-                                   school="Västhagaskolan")
+    pid = store.upsert_participant(
+        activity_id, name=name, email=email, organisation_id=org, role=role, school="Västhagaskolan"
+    )
     if registered:
-        store.record_registration(registration_id=f"{activity_id}-{name}", activity_id=activity_id,
-                                  participant_id=pid, status="confirmed", team_size=1, seq=pid)
+        store.record_registration(
+            registration_id=f"{activity_id}-{name}",
+            activity_id=activity_id,
+            participant_id=pid,
+            status="confirmed",
+            team_size=1,
+            seq=pid,
+        )
     return pid
 
 
 def sessions(store: Store, activity_id: str, version: int) -> list[ActivitySession]:
     with store.session() as s:
-        return list(s.exec(select(ActivitySession).where(ActivitySession.activity_id == activity_id,
-                                                         ActivitySession.plan_version == version)))
+        return list(
+            s.exec(
+                select(ActivitySession).where(
+                    ActivitySession.activity_id == activity_id, ActivitySession.plan_version == version
+                )
+            )
+        )
 
 
 def answer_count(store: Store) -> int:
@@ -84,15 +97,30 @@ def test_make_current_unknown_refused(store, activity_id):
 
 # -- participants and registrations -----------------------------------------
 def test_upsert_participant_lowercases_and_keeps_first_details(store, activity_id):
-    pid = store.upsert_participant(activity_id, name="Anna Andersson", email="  Anna.Andersson@Sundsvall.SE ",
-                                   organisation_id="sundsvall", role="lärare")
-    again = store.upsert_participant(activity_id, name="Någon Annan", email="anna.andersson@sundsvall.se",
-                                     organisation_id="ostersund", role="rektor", school="Annan skola")
+    pid = store.upsert_participant(
+        activity_id,
+        name="Anna Andersson",
+        email="  Anna.Andersson@Sundsvall.SE ",
+        organisation_id="sundsvall",
+        role="lärare",
+    )
+    again = store.upsert_participant(
+        activity_id,
+        name="Någon Annan",
+        email="anna.andersson@sundsvall.se",
+        organisation_id="ostersund",
+        role="rektor",
+        school="Annan skola",
+    )
     assert again == pid
     [person] = store.participants([pid])
     assert person.email == "anna.andersson@sundsvall.se"
     assert (person.name, person.organisation_id, person.role, person.school) == (
-        "Anna Andersson", "sundsvall", "lärare", None)
+        "Anna Andersson",
+        "sundsvall",
+        "lärare",
+        None,
+    )
     assert store.participant_by_email(activity_id, "ANNA.andersson@sundsvall.se").id == pid
 
 
@@ -124,8 +152,9 @@ def test_discard_participant_only_when_unregistered(store, activity_id):
 def test_record_registration_is_idempotent(store, activity_id):
     pid = add_person(store, activity_id, "Anna", registered=False)
     for status in ("confirmed", "waitlisted"):
-        store.record_registration(registration_id="r1", activity_id=activity_id, participant_id=pid, status=status,
-                                  team_size=1, seq=1)
+        store.record_registration(
+            registration_id="r1", activity_id=activity_id, participant_id=pid, status=status, team_size=1, seq=1
+        )
     [(registration, participant)] = store.registrations(activity_id)
     assert (registration.id, registration.status, participant.id) == ("r1", "confirmed", pid)
 
@@ -140,7 +169,8 @@ def test_set_registration_status(store, activity_id):
     assert rows[f"{activity_id}-Anna"].updated_at > before[f"{activity_id}-Anna"]
     assert rows[f"{activity_id}-Bo"].status == "confirmed"
     assert [r.id for r, _ in store.registrations(activity_id, statuses=[SeatStatus.WITHDRAWN])] == [
-        f"{activity_id}-Anna"]
+        f"{activity_id}-Anna"
+    ]
 
 
 # -- attendance ------------------------------------------------------------
@@ -187,7 +217,8 @@ def test_answer_is_stored_without_the_participant(store, activity_id, invited):
     day = (SENT + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     assert store.invitation_by_token(invited[0].token).answered_at == day == stored.created_at
     assert [i.participant_id for i in store.survey_invitations(activity_id, "s1", unanswered=True)] == [
-        i.participant_id for i in invited[1:]]
+        i.participant_id for i in invited[1:]
+    ]
 
 
 def test_answer_survey_refusals_leave_no_answer(store, activity_id, invited):
@@ -195,10 +226,10 @@ def test_answer_survey_refusals_leave_no_answer(store, activity_id, invited):
     store.answer_survey(first, {"helhet": 4}, now=SENT)
 
     refusals = [
-        ("okänd-token", SENT),                     # unknown token
-        (first, SENT + timedelta(hours=1)),        # second answer
-        (second, CLOSES),                          # expired: now == closes_at
-        (second, CLOSES + timedelta(seconds=1)),   # expired: after closes_at
+        ("okänd-token", SENT),  # unknown token
+        (first, SENT + timedelta(hours=1)),  # second answer
+        (second, CLOSES),  # expired: now == closes_at
+        (second, CLOSES + timedelta(seconds=1)),  # expired: after closes_at
     ]
     for token, now in refusals:
         with pytest.raises(StoreError):
@@ -215,10 +246,18 @@ def test_answer_survey_refusals_leave_no_answer(store, activity_id, invited):
 # -- audit -------------------------------------------------------------------
 def test_audit_is_idempotent_by_key(store, activity_id):
     for reason in ("first", "retried"):
-        store.audit(key="k1", activity_id=activity_id, at=T0, kind="cancel", by="engine", reason=reason,
-                    details={"confirmed": 1})
-    store.audit(key="k2", activity_id=activity_id, at=T0 + timedelta(hours=1), kind="run", by="coordinator",
-                reason="other")
+        store.audit(
+            key="k1",
+            activity_id=activity_id,
+            at=T0,
+            kind="cancel",
+            by="engine",
+            reason=reason,
+            details={"confirmed": 1},
+        )
+    store.audit(
+        key="k2", activity_id=activity_id, at=T0 + timedelta(hours=1), kind="run", by="coordinator", reason="other"
+    )
     log = store.audit_log(activity_id)
     assert [(e.key, e.reason) for e in log] == [("k1", "first"), ("k2", "other")]
     assert json.loads(log[0].details_json) == {"confirmed": 1}
@@ -230,9 +269,19 @@ def populate(store: Store, activity_id: str) -> list[int]:
     store.record_attendance(activity_id, 1, people)
     [invitation, _] = store.create_survey_invitations(activity_id, "final", people, SENT, CLOSES)
     store.answer_survey(invitation.token, {"helhet": 5}, now=SENT)
-    store.enqueue([Envelope(key=f"{activity_id}|registration|{p}", activity_id=activity_id, purpose="registration",
-                            recipient=f"p{p}@example.se", subject="Bekräftelse", body="Hej Anna!").row()
-                   for p in people])
+    store.enqueue(
+        [
+            Envelope(
+                key=f"{activity_id}|registration|{p}",
+                activity_id=activity_id,
+                purpose="registration",
+                recipient=f"p{p}@example.se",
+                subject="Bekräftelse",
+                body="Hej Anna!",
+            ).row()
+            for p in people
+        ]
+    )
     return people
 
 
@@ -265,12 +314,17 @@ def test_anonymise_activity_erases_personal_data_of_that_activity_only(store, ma
 
 
 def test_anonymisation_erases_free_text_answers_and_keeps_the_scale(store, activity_id, invited):
-    store.answer_survey(invited[0].token, {"behov": 4, "ta_med": "Ring mig, Anna Berg 070-123 45 67",
-                                           "ovrigt": "anna.berg@skola.se"}, now=SENT + timedelta(hours=3))
+    store.answer_survey(
+        invited[0].token,
+        {"behov": 4, "ta_med": "Ring mig, Anna Berg 070-123 45 67", "ovrigt": "anna.berg@skola.se"},
+        now=SENT + timedelta(hours=3),
+    )
     store.answer_survey(invited[1].token, {"behov": 2, "balans": 5}, now=SENT + timedelta(hours=4))
     store.anonymise_activity(activity_id)
     assert [json.loads(a.answers_json) for a in store.survey_answers(activity_id)] == [
-        {"behov": 4, "ta_med": "(raderad)", "ovrigt": "(raderad)"}, {"behov": 2, "balans": 5}]
+        {"behov": 4, "ta_med": "(raderad)", "ovrigt": "(raderad)"},
+        {"behov": 2, "balans": 5},
+    ]
 
 
 def test_a_plan_may_keep_free_text_answers_through_anonymisation(store, activity_id, invited):
@@ -287,7 +341,14 @@ def test_database_errors_do_not_quote_the_values_they_were_given(store):
     from domain.tables import Participant
 
     with pytest.raises(IntegrityError) as failed, store.session() as s:
-        s.add(Participant(activity_id="no-such-activity", name="Anna Berg", email="anna.berg@skola.test",
-                          organisation_id="sundsvall", role="lärare"))
+        s.add(
+            Participant(
+                activity_id="no-such-activity",
+                name="Anna Berg",
+                email="anna.berg@skola.test",
+                organisation_id="sundsvall",
+                role="lärare",
+            )
+        )
         s.flush()
     assert "anna.berg@skola.test" not in str(failed.value) and "Anna Berg" not in str(failed.value)

@@ -63,8 +63,12 @@ def env(tmp_path, monkeypatch) -> Path:
     data_dir = tmp_path / "var"
     monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("RUNFLOW_DATA_DIR", str(data_dir))
-    for name in ("RUNFLOW_DATABASE_URL", "RUNFLOW_TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
-                 "RUNFLOW_TEMPORAL_NAMESPACE"):
+    for name in (
+        "RUNFLOW_DATABASE_URL",
+        "RUNFLOW_TEMPORAL_ADDRESS",
+        "TEMPORAL_NAMESPACE",
+        "RUNFLOW_TEMPORAL_NAMESPACE",
+    ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield data_dir
@@ -105,8 +109,10 @@ def test_plan_check_example_human(monkeypatch):
 
 INVALID_PLANS = {
     "min-above-places": (changed("min_participants: 20", "min_participants: 50"), "min_participants"),
-    "unknown-organisation": (changed("organisations: [all]", "organisations: [atlantis]"),
-                             "invitation.organisations[0]"),
+    "unknown-organisation": (
+        changed("organisations: [all]", "organisations: [atlantis]"),
+        "invitation.organisations[0]",
+    ),
     "bad-duration": (changed("grace_period: 3d", "grace_period: three days"), "grace_period"),
     "invalid-yaml": ("id: [unclosed\ntitle: x\n", "plan"),
     "not-a-mapping": ("- a\n- b\n", "plan"),
@@ -160,7 +166,8 @@ def test_plan_check_missing_file(tmp_path):
 
 def test_plan_check_several_problems_on_one_line(tmp_path):
     text = changed("min_participants: 20", "min_participants: 50").replace(
-        "organisations: [all]", "organisations: [atlantis]")
+        "organisations: [all]", "organisations: [atlantis]"
+    )
     path = write_plan(tmp_path, "two.yaml", text)
     line = one_error_line(run("plan", "check", str(path)))
     assert "min_participants:" in line and "invitation.organisations[0]:" in line

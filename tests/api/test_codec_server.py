@@ -62,8 +62,10 @@ async def test_encode_then_decode_round_trip(web, codec):
         assert b"Anna" not in base64.b64decode(p["data"]) and b"anna@" not in base64.b64decode(p["data"])
     # What the server returns is exactly what the worker's codec writes and reads.
     parsed = json_format.ParseDict(encoded.json(), Payloads())
-    assert [p.data for p in await codec.decode(parsed.payloads)] == [b'{"name": "Anna Andersson"}',
-                                                                       b'"anna@skola.test"']
+    assert [p.data for p in await codec.decode(parsed.payloads)] == [
+        b'{"name": "Anna Andersson"}',
+        b'"anna@skola.test"',
+    ]
     decoded = await web.post("/codec/decode", json=encoded.json(), headers=AUTH)
     assert decoded.status_code == 200 and decoded.headers["content-type"] == "application/json"
     assert decoded.json() == sent
@@ -74,14 +76,16 @@ async def test_decode_passes_plain_payloads_and_explains_bad_input(web):
     assert (await web.post("/codec/decode", json={"payloads": []}, headers=AUTH)).json() == {"payloads": []}
     bad = await web.post("/codec/decode", content=b"not json", headers={**AUTH, "Content-Type": "application/json"})
     assert bad.status_code == 400 and "Payloads" in bad.json()["detail"]
-    unknown = {"payloads": [{"metadata": {"encoding": b64(ENCODING), KEY_ID_METADATA: b64(b"k9")},
-                             "data": b64(b"\0" * 40)}]}
+    unknown = {
+        "payloads": [{"metadata": {"encoding": b64(ENCODING), KEY_ID_METADATA: b64(b"k9")}, "data": b64(b"\0" * 40)}]
+    }
     refused = await web.post("/codec/decode", json=unknown, headers=AUTH)
     assert refused.status_code == 400 and "unknown key id 'k9'" in refused.json()["detail"]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
+)
 async def test_without_the_right_bearer_token_401(web, headers):
     for path in ("/codec/encode", "/codec/decode"):
         answer = await web.post(path, json=body('"x"'), headers=headers)
@@ -89,14 +93,20 @@ async def test_without_the_right_bearer_token_401(web, headers):
 
 
 async def test_cors_preflight_from_the_ui_origin_only(web):
-    preflight = {"Origin": UI, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type,x-namespace,authorization"}
+    preflight = {
+        "Origin": UI,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
+    }
     allowed = await web.options("/codec/decode", headers=preflight)
     assert allowed.status_code == 204
     assert allowed.headers["access-control-allow-origin"] == UI
     assert "POST" in allowed.headers["access-control-allow-methods"]
-    assert {h.strip().lower() for h in allowed.headers["access-control-allow-headers"].split(",")} >= \
-        {"content-type", "x-namespace", "authorization"}
+    assert {h.strip().lower() for h in allowed.headers["access-control-allow-headers"].split(",")} >= {
+        "content-type",
+        "x-namespace",
+        "authorization",
+    }
     assert allowed.headers["access-control-allow-credentials"] == "true"
 
     other = await web.options("/codec/decode", headers={**preflight, "Origin": "https://evil.example"})

@@ -29,8 +29,9 @@ ORGS = ["sundsvall", "ostersund", "are"]
 def make_client(service, store, token: str | None = TOKEN, headers: dict | None = None) -> httpx.AsyncClient:
     app = FastAPI()
     app.include_router(coordinator_router(service, store, token), prefix="/api")
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             headers=AUTH if headers is None else headers)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", headers=AUTH if headers is None else headers
+    )
 
 
 @pytest.fixture
@@ -47,9 +48,17 @@ class FakeService:
 
     async def list(self, phase: str | None = None) -> list[dict]:
         self.phases.append(phase)
-        return [{"id": "lasa-skriva-ht27", "workflow_id": "activity-lasa-skriva-ht27", "status": "running",
-                 "phase": phase or "open", "confirmed": 4, "focus_area": "utveckla",
-                 "first_session_start": "2027-09-23T07:00:00+00:00"}]
+        return [
+            {
+                "id": "lasa-skriva-ht27",
+                "workflow_id": "activity-lasa-skriva-ht27",
+                "status": "running",
+                "phase": phase or "open",
+                "confirmed": 4,
+                "focus_area": "utveckla",
+                "first_session_start": "2027-09-23T07:00:00+00:00",
+            }
+        ]
 
 
 def plan_json(plan) -> dict:
@@ -62,8 +71,9 @@ def plan_yaml(plan) -> str:
 
 async def register(lab, plan, n: int) -> None:
     for i in range(n):
-        await lab.service.register(plan.id, name=f"Person {i}", email=f"p{i}@skola.test",
-                                   organisation=ORGS[i % 3], role="lärare")
+        await lab.service.register(
+            plan.id, name=f"Person {i}", email=f"p{i}@skola.test", organisation=ORGS[i % 3], role="lärare"
+        )
 
 
 async def start_open(api, lab, plan) -> None:
@@ -78,15 +88,22 @@ def problem_fields(response: httpx.Response) -> set[str]:
 
 
 # -- token ---------------------------------------------------------------
-@pytest.mark.parametrize("headers, reason", [
-    ({}, "bearer token is required"),
-    ({"Authorization": "Basic czNjcmV0"}, "bearer token is required"),
-    ({"Authorization": "Bearer nope"}, "wrong bearer token"),
-])
+@pytest.mark.parametrize(
+    "headers, reason",
+    [
+        ({}, "bearer token is required"),
+        ({"Authorization": "Basic czNjcmV0"}, "bearer token is required"),
+        ({"Authorization": "Bearer nope"}, "wrong bearer token"),
+    ],
+)
 async def test_missing_or_wrong_token_is_401(store, headers, reason):
     async with make_client(FakeService(), store, headers=headers) as client:
-        for method, url in (("GET", "/api/activities"), ("GET", "/api/activities/x"),
-                            ("POST", "/api/activities"), ("GET", "/api/activities/x/report.png")):
+        for method, url in (
+            ("GET", "/api/activities"),
+            ("GET", "/api/activities/x"),
+            ("POST", "/api/activities"),
+            ("GET", "/api/activities/x/report.png"),
+        ):
             response = await client.request(method, url)
             assert response.status_code == 401
             assert response.headers["www-authenticate"] == "Bearer"
@@ -110,9 +127,19 @@ async def test_list_uses_visibility_and_filters_by_phase(store):
         unknown = await client.get("/api/activities", params={"phase": "ajar"})
     assert everything.status_code == 200 and open_.status_code == 200
     assert everything.json()["activities"][0]["id"] == "lasa-skriva-ht27"
-    assert open_.json() == {"activities": [{
-        "id": "lasa-skriva-ht27", "workflow_id": "activity-lasa-skriva-ht27", "status": "running", "phase": "open",
-        "confirmed": 4, "focus_area": "utveckla", "first_session_start": "2027-09-23T07:00:00+00:00"}]}
+    assert open_.json() == {
+        "activities": [
+            {
+                "id": "lasa-skriva-ht27",
+                "workflow_id": "activity-lasa-skriva-ht27",
+                "status": "running",
+                "phase": "open",
+                "confirmed": 4,
+                "focus_area": "utveckla",
+                "first_session_start": "2027-09-23T07:00:00+00:00",
+            }
+        ]
+    }
     assert service.phases == [None, "open"]  # the unknown phase never reached the service
     assert unknown.status_code == 422
     assert "unknown phase 'ajar'" in unknown.json()["detail"] and "deciding" in unknown.json()["detail"]
@@ -131,14 +158,30 @@ async def test_openapi_documents_the_paths_models_and_token(store):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         spec = (await client.get("/openapi.json")).json()
     paths = spec["paths"]
-    assert {"/api/activities", "/api/activities/{activity_id}", "/api/activities/{activity_id}/decision",
-            "/api/activities/{activity_id}/attendance", "/api/activities/{activity_id}/report",
-            "/api/activities/{activity_id}/report.md", "/api/activities/{activity_id}/report.csv",
-            "/api/activities/{activity_id}/report.png"} <= set(paths)
+    assert {
+        "/api/activities",
+        "/api/activities/{activity_id}",
+        "/api/activities/{activity_id}/decision",
+        "/api/activities/{activity_id}/attendance",
+        "/api/activities/{activity_id}/report",
+        "/api/activities/{activity_id}/report.md",
+        "/api/activities/{activity_id}/report.csv",
+        "/api/activities/{activity_id}/report.png",
+    } <= set(paths)
     assert set(paths["/api/activities"]) == {"get", "post"}
     assert all(op["tags"] == ["coordinator"] for path in paths.values() for op in path.values())
-    assert {"ActivityStatus", "ActivityList", "Started", "DecisionIn", "DecisionOut", "AttendanceIn",
-            "AttendanceOut", "ReportSummary", "ErrorOut", "ProblemsDetail"} <= set(spec["components"]["schemas"])
+    assert {
+        "ActivityStatus",
+        "ActivityList",
+        "Started",
+        "DecisionIn",
+        "DecisionOut",
+        "AttendanceIn",
+        "AttendanceOut",
+        "ReportSummary",
+        "ErrorOut",
+        "ProblemsDetail",
+    } <= set(spec["components"]["schemas"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     start = paths["/api/activities"]["post"]
     assert {"application/json", "application/yaml"} <= set(start["requestBody"]["content"])
@@ -167,8 +210,9 @@ async def test_unknown_activity_is_404_everywhere(api):
 # -- start ---------------------------------------------------------------
 async def test_start_from_yaml_then_status_shows_planned_and_open(api, lab, make_plan):
     plan = make_plan(await lab.now())
-    response = await api.post("/api/activities", content=plan_yaml(plan).encode(),
-                              headers={"Content-Type": "application/yaml"})
+    response = await api.post(
+        "/api/activities", content=plan_yaml(plan).encode(), headers={"Content-Type": "application/yaml"}
+    )
     assert response.status_code == 201, response.text
     assert response.json() == {"id": plan.id, "workflow_id": f"activity-{plan.id}", "phase": "planned"}
 
@@ -199,7 +243,10 @@ async def test_invalid_plans_are_422_with_problems_by_field(api, lab, make_plan)
     plan = plan_json(make_plan(await lab.now()))
     bad = {**plan, "places": 1, "min_participants": 2, "target_groups": ["astronauter"], "surprise": 1}
     assert problem_fields(await api.post("/api/activities", json=bad)) >= {
-        "min_participants", "target_groups[0]", "surprise"}
+        "min_participants",
+        "target_groups[0]",
+        "surprise",
+    }
 
     bad_yaml = plan_yaml(make_plan(await lab.now())).replace("format: course", "format: karaoke")
     response = await api.post("/api/activities", content=bad_yaml, headers={"Content-Type": "application/yaml"})
@@ -256,8 +303,9 @@ async def test_decision_refused_in_the_wrong_phase_then_extend_in_deciding(api, 
     await register(lab, plan, 1)  # below the minimum of 2
     await lab.advance_to(plan.registration.deadline + timedelta(seconds=1))
     assert (await api.get(f"/api/activities/{plan.id}")).json()["phase"] == "deciding"
-    too_late = await api.post(url, json={"action": "extend",
-                                         "until": (plan.sessions[0].start + timedelta(hours=1)).isoformat()})
+    too_late = await api.post(
+        url, json={"action": "extend", "until": (plan.sessions[0].start + timedelta(hours=1)).isoformat()}
+    )
     assert too_late.status_code == 409 and "after the first session" in too_late.json()["detail"]
 
     until = plan.registration.deadline + timedelta(days=2)

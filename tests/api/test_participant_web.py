@@ -69,11 +69,11 @@ async def test_register_confirmed_then_waitlisted_with_position_and_refusals_in_
 
 async def test_bad_form_input_is_answered_per_field_and_nothing_is_stored(lab, make_plan, web):
     plan = await opened(lab, make_plan)
-    answer = await post_form(web, f"/a/{plan.id}", form(name="", email="inte-en-adress", organisation="narnia",
-                                                         role="astronaut"))
+    answer = await post_form(
+        web, f"/a/{plan.id}", form(name="", email="inte-en-adress", organisation="narnia", role="astronaut")
+    )
     assert answer.status_code == 422
-    for text in ("Skriv ditt namn.", "Skriv en giltig e-postadress", "Välj kommun eller organisation",
-                 "Välj en roll"):
+    for text in ("Skriv ditt namn.", "Skriv en giltig e-postadress", "Välj kommun eller organisation", "Välj en roll"):
         assert text in answer.text
     assert 'aria-invalid="true"' in answer.text and 'value="inte-en-adress"' in answer.text  # kept for fixing
     assert lab.store.participant_by_email(plan.id, "inte-en-adress") is None
@@ -132,8 +132,12 @@ async def test_survey_answered_once_without_the_name_and_refused_after_the_windo
     second = await web.post(first, data={**answer, "csrf_token": token})
     assert second.status_code == 409 and "redan besvarad" in second.text
     [stored] = lab.store.survey_answers(plan.id)
-    assert json.loads(stored.answers_json) == {"behov": 4, "balans": 5, "ny_kunskap": 3,
-                                               "ta_med": "Läsloggar i klassrummet"}
+    assert json.loads(stored.answers_json) == {
+        "behov": 4,
+        "balans": 5,
+        "ny_kunskap": 3,
+        "ta_med": "Läsloggar i klassrummet",
+    }
     assert "Person" not in stored.answers_json and stored.organisation_id == "sundsvall"
 
     late = link(lab.mails("survey", to="p1@skola.test")[0], "s")
@@ -195,7 +199,11 @@ async def test_a_burst_beyond_the_servers_update_limit_waits_instead_of_failing(
             in_flight -= 1
 
     monkeypatch.setattr(WorkflowHandle, "execute_update", counting)
-    results = await asyncio.gather(*(lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test",
-                                                          organisation="berg", role="lärare") for i in range(30)))
+    results = await asyncio.gather(
+        *(
+            lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test", organisation="berg", role="lärare")
+            for i in range(30)
+        )
+    )
     assert len(results) == 30
     assert 1 < peak <= UPDATES_IN_FLIGHT_PER_ACTIVITY  # concurrent, but never more than the server takes

@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import shlex
-from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,8 +74,7 @@ def operator_env() -> dict[str, str]:
     active, _ = parse_env_file(ENV_EXAMPLE)
     key = base64.b64encode(bytes(range(32))).decode()
     filled = {"RUNFLOW_CODEC_KEYS": json.dumps({"2026-08": key}), "RUNFLOW_CODEC_KEY_ID": "2026-08"}
-    return {name: value or filled.get(name, f"test-{name.lower().replace('_', '-')}")
-            for name, value in active.items()}
+    return {name: value or filled.get(name, f"test-{name.lower().replace('_', '-')}") for name, value in active.items()}
 
 
 def references(value: str) -> list[tuple[str, str | None, str]]:
@@ -157,8 +155,14 @@ def published_ports(service: dict) -> list[tuple[str, int, int, str]]:
         if isinstance(port, dict):
             if port.get("published") is None:
                 continue
-            result.append((port.get("host_ip", "0.0.0.0"), int(port["published"]), int(port["target"]),
-                           port.get("protocol", "tcp")))
+            result.append(
+                (
+                    port.get("host_ip", "0.0.0.0"),
+                    int(port["published"]),
+                    int(port["target"]),
+                    port.get("protocol", "tcp"),
+                )
+            )
             continue
         text, _, protocol = str(port).partition("/")
         parts = text.rsplit(":", 2)
@@ -274,10 +278,11 @@ def test_host_ports_do_not_clash(services):
         bindings += [(name, *port) for port in ports]
     assert bindings, "nothing is published"
     for i, (name, ip, port, _, protocol) in enumerate(bindings):
-        for other, other_ip, other_port, _, other_protocol in bindings[i + 1:]:
+        for other, other_ip, other_port, _, other_protocol in bindings[i + 1 :]:
             same_interface = ip == other_ip or "0.0.0.0" in (ip, other_ip)
-            assert not (same_interface and port == other_port and protocol == other_protocol), \
+            assert not (same_interface and port == other_port and protocol == other_protocol), (
                 f"{name} and {other} both publish {protocol} port {port}"
+            )
 
 
 def test_only_the_web_app_is_published_beyond_localhost(services):
@@ -308,8 +313,9 @@ def test_depends_on_conditions_refer_to_existing_services(services):
     for name, service in services.items():
         for target, condition in depends_on(service).items():
             assert target in services, f"{name} depends on the unknown service {target}"
-            assert condition in ("service_healthy", "service_completed_successfully"), \
+            assert condition in ("service_healthy", "service_completed_successfully"), (
                 f"{name} -> {target}: {condition} does not wait for anything useful"
+            )
             if condition == "service_healthy":
                 assert healthcheck_test(services[target]), f"{name} waits for {target} to be healthy: no healthcheck"
             else:
@@ -392,13 +398,19 @@ def test_production_settings_are_set(raw, services):
         assert env["RUNFLOW_SMTP_HOST"] and int(env["RUNFLOW_SMTP_PORT"])
         assert env["RUNFLOW_LOG_FORMAT"] == "json"
     assert environment(services["migrate"])["RUNFLOW_DATABASE_URL"].startswith("postgresql+psycopg://")
-    secrets = {"RUNFLOW_SECRET_KEY", "RUNFLOW_API_TOKEN", "RUNFLOW_CODEC_KEYS", "RUNFLOW_CODEC_KEY_ID",
-               "RUNFLOW_CODEC_TOKEN"}
+    secrets = {
+        "RUNFLOW_SECRET_KEY",
+        "RUNFLOW_API_TOKEN",
+        "RUNFLOW_CODEC_KEYS",
+        "RUNFLOW_CODEC_KEY_ID",
+        "RUNFLOW_CODEC_TOKEN",
+    }
     for name in ("worker", "web"):
         env = environment(raw["services"][name])
         for secret in secrets:
-            assert [(n, op) for n, op, _ in references(env[secret])] == [(secret, ":?")], \
+            assert [(n, op) for n, op, _ in references(env[secret])] == [(secret, ":?")], (
                 f"{name}: {secret} must be required (${{{secret}:?…}}), without a default"
+            )
 
 
 def test_the_database_url_points_at_the_postgres_service(raw, services):
@@ -597,8 +609,11 @@ def test_the_images_environment_are_settings():
 
 
 def test_the_build_context_leaves_out_secrets_and_junk():
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for needed in (".env", ".venv", ".git", "var"):
         assert needed in patterns, f".dockerignore does not leave out {needed}"
     assert "!deploy/healthcheck.py" in patterns, "the health check must stay in the build context"

@@ -61,9 +61,23 @@ def temporal(tmp_path_factory) -> Iterator[str]:
     """A Temporal dev server (no UI, no search attributes registered); its address."""
     port = free_port()
     log = (tmp_path_factory.mktemp("temporal") / "temporal.log").open("wb")
-    process = subprocess.Popen([temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-                                "--port", str(port), "--log-level", "error"],
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            temporal_cli(),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -100,10 +114,15 @@ def test_runflow_web_rejects_a_bad_port():
 
 
 @pytest.mark.parametrize("command", ["web", "worker"])
-@pytest.mark.parametrize("key", [None, "", "dev-only-change-me", "short-key"], ids=["unset", "empty", "default", "short"])
+@pytest.mark.parametrize(
+    "key", [None, "", "dev-only-change-me", "short-key"], ids=["unset", "empty", "default", "short"]
+)
 def test_web_and_worker_refuse_to_start_without_a_real_signing_key(tmp_path, command, key):
-    env = clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", RUNFLOW_DATA_DIR=str(tmp_path),
-                    **({} if key is None else {"RUNFLOW_SECRET_KEY": key}))
+    env = clean_env(
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
+        RUNFLOW_DATA_DIR=str(tmp_path),
+        **({} if key is None else {"RUNFLOW_SECRET_KEY": key}),
+    )
     args = [RUNFLOW, command] + (["--port", str(free_port()), "--connect-timeout", "1"] if command == "web" else [])
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 2, (result.stdout, result.stderr)
@@ -125,10 +144,20 @@ def test_the_embedded_stack_makes_one_signing_key_per_data_dir(tmp_path, monkeyp
 
 
 def test_runflow_web_without_temporal_exits_with_1(tmp_path):
-    env = clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", RUNFLOW_DATA_DIR=str(tmp_path),
-                    RUNFLOW_LOG_FORMAT="json", RUNFLOW_SECRET_KEY="web-test-secret-0123456789abcdef")
-    result = subprocess.run([RUNFLOW, "web", "--port", str(free_port()), "--connect-timeout", "1"], env=env,
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    env = clean_env(
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
+        RUNFLOW_DATA_DIR=str(tmp_path),
+        RUNFLOW_LOG_FORMAT="json",
+        RUNFLOW_SECRET_KEY="web-test-secret-0123456789abcdef",
+    )
+    result = subprocess.run(
+        [RUNFLOW, "web", "--port", str(free_port()), "--connect-timeout", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1, result.stderr
     assert "cannot reach Temporal" in result.stderr
 
@@ -143,14 +172,27 @@ def web(temporal, tmp_path) -> Iterator[dict]:
     store.engine.dispose()
     port = free_port()
     key = base64.b64encode(os.urandom(32)).decode()
-    env = clean_env(TEMPORAL_ADDRESS=temporal, TEMPORAL_NAMESPACE="default", RUNFLOW_DATABASE_URL=database_url,
-                    RUNFLOW_DATA_DIR=str(tmp_path), RUNFLOW_LOG_FORMAT="json", RUNFLOW_SECRET_KEY="web-test-secret-0123456789abcdef",
-                    RUNFLOW_API_TOKEN="api-token", RUNFLOW_CODEC_KEYS=json.dumps({"k1": key}),
-                    RUNFLOW_CODEC_KEY_ID="k1", RUNFLOW_CODEC_TOKEN="codec-token",
-                    RUNFLOW_CODEC_CORS_ORIGINS='["http://localhost:8080"]')
+    env = clean_env(
+        TEMPORAL_ADDRESS=temporal,
+        TEMPORAL_NAMESPACE="default",
+        RUNFLOW_DATABASE_URL=database_url,
+        RUNFLOW_DATA_DIR=str(tmp_path),
+        RUNFLOW_LOG_FORMAT="json",
+        RUNFLOW_SECRET_KEY="web-test-secret-0123456789abcdef",
+        RUNFLOW_API_TOKEN="api-token",
+        RUNFLOW_CODEC_KEYS=json.dumps({"k1": key}),
+        RUNFLOW_CODEC_KEY_ID="k1",
+        RUNFLOW_CODEC_TOKEN="codec-token",
+        RUNFLOW_CODEC_CORS_ORIGINS='["http://localhost:8080"]',
+    )
     stderr = (tmp_path / "web.log").open("w+")
-    process = subprocess.Popen([RUNFLOW, "web", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [RUNFLOW, "web", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -173,10 +215,22 @@ def web(temporal, tmp_path) -> Iterator[dict]:
 def test_runflow_web_serves_the_app_and_the_codec_server(web):
     assert healthcheck("web", "--url", f"{web['url']}/healthz").returncode == 0
 
-    body = json.dumps({"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-                                     "data": base64.b64encode(b'"hello"').decode()}]}).encode()
-    request = urllib.request.Request(f"{web['url']}/codec/encode", data=body, method="POST", headers={
-        "Content-Type": "application/json", "Authorization": "Bearer codec-token"})
+    body = json.dumps(
+        {
+            "payloads": [
+                {
+                    "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                    "data": base64.b64encode(b'"hello"').decode(),
+                }
+            ]
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{web['url']}/codec/encode",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer codec-token"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         encoded = json.loads(response.read())
     encoding = base64.b64decode(encoded["payloads"][0]["metadata"]["encoding"])
@@ -207,8 +261,15 @@ def test_the_web_healthcheck_fails_when_nothing_answers():
 
 # -- worker health check -----------------------------------------------------------
 def healthcheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(HEALTHCHECK), *args], env=env or clean_env(), capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK), *args],
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
 
 
 async def test_the_worker_healthcheck_sees_this_hosts_worker(temporal, tmp_path):
@@ -219,8 +280,9 @@ async def test_the_worker_healthcheck_sees_this_hosts_worker(temporal, tmp_path)
     task_queue = f"tq-{uuid.uuid4()}"
 
     def check(queue: str) -> subprocess.CompletedProcess:
-        env = clean_env(TEMPORAL_ADDRESS=temporal, RUNFLOW_TASK_QUEUE=queue, RUNFLOW_DATA_DIR=str(tmp_path),
-                        PYTHONPATH=str(ROOT))
+        env = clean_env(
+            TEMPORAL_ADDRESS=temporal, RUNFLOW_TASK_QUEUE=queue, RUNFLOW_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT)
+        )
         return healthcheck("worker", env=env)
 
     async with build_worker(client, build_activities(store, MemoryMailer(), settings), task_queue):
@@ -239,8 +301,7 @@ async def test_the_worker_healthcheck_sees_this_hosts_worker(temporal, tmp_path)
 
 
 def test_the_worker_healthcheck_fails_without_temporal(tmp_path):
-    env = clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", RUNFLOW_DATA_DIR=str(tmp_path),
-                    PYTHONPATH=str(ROOT))
+    env = clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", RUNFLOW_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
     for _ in range(3):  # exit code 1, never a crash of the Temporal client at interpreter exit
         result = healthcheck("--timeout", "5", "worker", env=env)
         assert result.returncode == 1, result.stderr
@@ -251,10 +312,16 @@ def test_the_worker_healthcheck_fails_without_temporal(tmp_path):
 def run_setup(temporal: str, attributes: str, attempts: str = "30") -> subprocess.CompletedProcess:
     if shutil.which("sh") is None:
         pytest.skip("no /bin/sh")
-    env = clean_env(TEMPORAL_ADDRESS=temporal, TEMPORAL_NAMESPACE="default", SEARCH_ATTRIBUTES=attributes,
-                    SETUP_ATTEMPTS=attempts, PATH=f"{Path(temporal_cli()).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(["sh", str(SETUP_SCRIPT)], env=env, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
+    env = clean_env(
+        TEMPORAL_ADDRESS=temporal,
+        TEMPORAL_NAMESPACE="default",
+        SEARCH_ATTRIBUTES=attributes,
+        SETUP_ATTEMPTS=attempts,
+        PATH=f"{Path(temporal_cli()).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+    return subprocess.run(
+        ["sh", str(SETUP_SCRIPT)], env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
 
 
 async def test_the_setup_script_creates_the_search_attributes_and_can_run_again(temporal):

@@ -40,7 +40,9 @@ def test_timedelta_passes_through():
     assert parse_duration(timedelta(hours=3)) == timedelta(hours=3)
 
 
-@pytest.mark.parametrize("bad", ["soon", "", "P", "PT", "14", "d", "1.5d", "2y", "P1M", "14 days", "1h30m", None, True, [1]])
+@pytest.mark.parametrize(
+    "bad", ["soon", "", "P", "PT", "14", "d", "1.5d", "2y", "P1M", "14 days", "1h30m", None, True, [1]]
+)
 def test_bad_input_names_the_accepted_forms(bad):
     with pytest.raises(ValueError) as info:
         parse_duration(bad)

@@ -59,24 +59,34 @@ INVALID = {
     "min above capacity": (_set("min_participants", 41), "min_participants", "above the 40 places"),
     "deadline after first session": (
         _set("registration.deadline", datetime.fromisoformat("2027-09-24T00:00:00+02:00")),
-        "registration.deadline", "after the first session",
+        "registration.deadline",
+        "after the first session",
     ),
     "deadline before opening": (
-        _set("registration", {"opens": datetime.fromisoformat("2027-09-11T00:00:00+02:00"),
-                              "deadline": datetime.fromisoformat("2027-09-10T23:59:00+02:00")}),
-        "registration.deadline", "after registration.opens",
+        _set(
+            "registration",
+            {
+                "opens": datetime.fromisoformat("2027-09-11T00:00:00+02:00"),
+                "deadline": datetime.fromisoformat("2027-09-10T23:59:00+02:00"),
+            },
+        ),
+        "registration.deadline",
+        "after registration.opens",
     ),
     "sessions out of order": (
         lambda d: _move_session(d, 1, "2027-09-20T09:00:00+02:00", "2027-09-20T15:00:00+02:00"),
-        "sessions[1].start", "out of order",
+        "sessions[1].start",
+        "out of order",
     ),
     "overlapping sessions": (
         lambda d: _move_session(d, 1, "2027-09-23T14:00:00+02:00", "2027-09-23T17:00:00+02:00"),
-        "sessions[1].start", "overlaps sessions[0]",
+        "sessions[1].start",
+        "overlaps sessions[0]",
     ),
     "session ends before it starts": (
         _set("sessions.0.end", datetime.fromisoformat("2027-09-23T08:00:00+02:00")),
-        "sessions[0].end", "after its start",
+        "sessions[0].end",
+        "after its start",
     ),
     "unknown organisation": (_set("invitation.organisations", ["atlantis"]), "invitation.organisations[0]", "atlantis"),
     "unknown target group": (_set("target_groups", ["lärare", "astronaut"]), "target_groups[1]", "astronaut"),
@@ -90,19 +100,29 @@ INVALID = {
     "digital session without link": (_delete("sessions.2.link"), "sessions[2].link", "needs a link"),
     "reminder before opening": (
         _set("registration.reminders_before_deadline", ["5d", "30d"]),
-        "registration.reminders_before_deadline[1]", "before registration opens",
+        "registration.reminders_before_deadline[1]",
+        "before registration opens",
     ),
-    "zero reminder": (_set("registration.reminders_before_deadline", ["0s"]),
-                      "registration.reminders_before_deadline[0]", "longer than zero"),
+    "zero reminder": (
+        _set("registration.reminders_before_deadline", ["0s"]),
+        "registration.reminders_before_deadline[0]",
+        "longer than zero",
+    ),
     "survey reminder not inside window": (_set("surveys.reminder_after", "14d"), "surveys.reminder_after", "shorter"),
     "follow-up not after final evaluation": (
-        _set("surveys.follow_up_after", "1d"), "surveys.follow_up_after", "after surveys.final_evaluation_after",
+        _set("surveys.follow_up_after", "1d"),
+        "surveys.follow_up_after",
+        "after surveys.final_evaluation_after",
     ),
     "team min above max": (
-        _set("teams", {"allowed": True, "min_size": 8, "max_size": 4}), "teams.min_size", "above teams.max_size",
+        _set("teams", {"allowed": True, "min_size": 8, "max_size": 4}),
+        "teams.min_size",
+        "above teams.max_size",
     ),
     "team max above places": (
-        _set("teams", {"allowed": True, "min_size": 2, "max_size": 41}), "teams.max_size", "above the 40 places",
+        _set("teams", {"allowed": True, "min_size": 2, "max_size": 41}),
+        "teams.max_size",
+        "above the 40 places",
     ),
     "bad id slug": (_set("id", "Läsa Skriva!"), "id", "lowercase"),
     "bad e-mail": (_set("organiser_email", "run at miun"), "organiser_email", "not a valid e-mail address"),
@@ -115,24 +135,35 @@ INVALID = {
     "target group too long": (_set("target_groups", ["x" * 101]), "target_groups[0]", "at most 100 characters"),
     "NUL in a room": (_set("sessions.0.room", "sal\x00O111"), "sessions[0].room", "U+0000"),
     "room too long": (_set("sessions.0.room", "x" * 201), "sessions[0].room", "at most 200 characters"),
-    "line separator in a session title": (_set("sessions.0.title", "Träff\u2028ett"), "sessions[0].title",
-                                          "U+2028"),
+    "line separator in a session title": (_set("sessions.0.title", "Träff\u2028ett"), "sessions[0].title", "U+2028"),
     "session title too long": (_set("sessions.0.title", "x" * 201), "sessions[0].title", "at most 200"),
-    "CR in an organisation id": (_set("invitation.organisations", ["berg\r"]), "invitation.organisations[0]",
-                                 "one line"),
+    "CR in an organisation id": (
+        _set("invitation.organisations", ["berg\r"]),
+        "invitation.organisations[0]",
+        "one line",
+    ),
     "description too long": (_set("description", "x" * 5001), "description", "at most 5000 characters"),
-    "control character in the description": (_set("description", "rad\x1b[31m"), "description",
-                                             "other than newline and tab"),
+    "control character in the description": (
+        _set("description", "rad\x1b[31m"),
+        "description",
+        "other than newline and tab",
+    ),
     "link not http": (_set("sessions.2.link", "ftp://miun.se/zoom"), "sessions[2].link", "http(s) URL"),
     "javascript link": (_set("sessions.2.link", "javascript:alert(1)"), "sessions[2].link", "http(s) URL"),
     "link without a scheme": (_set("sessions.2.link", "miun.se/zoom"), "sessions[2].link", "http(s) URL"),
     "link with a space": (_set("sessions.2.link", "https://miun.se/a b"), "sessions[2].link", "without spaces"),
     "link with a newline": (_set("sessions.2.link", "https://miun.se/\nx"), "sessions[2].link", "one line"),
     "link too long": (_set("sessions.2.link", "https://miun.se/" + "a" * 490), "sessions[2].link", "at most 500"),
-    "display name in the organiser e-mail": (_set("organiser_email", '"RUN" <run@miun.se>'), "organiser_email",
-                                             "not a valid e-mail address"),
-    "too many reminders": (_set("registration.reminders_before_deadline", ["1d"] * 21),
-                           "registration.reminders_before_deadline", "at most 20"),
+    "display name in the organiser e-mail": (
+        _set("organiser_email", '"RUN" <run@miun.se>'),
+        "organiser_email",
+        "not a valid e-mail address",
+    ),
+    "too many reminders": (
+        _set("registration.reminders_before_deadline", ["1d"] * 21),
+        "registration.reminders_before_deadline",
+        "at most 20",
+    ),
 }
 
 
@@ -178,8 +209,13 @@ def test_every_cross_field_problem_is_reported(plan_data, problems):
     plan_data["surveys"].update(reminder_after="20d", follow_up_after="1d")
     plan_data["registration"]["deadline"] = datetime.fromisoformat("2027-10-01T00:00:00+02:00")
     assert fields(problems(plan_data)) == {
-        "min_participants", "target_groups[0]", "invitation.organisations[1]", "sessions[2].link",
-        "surveys.reminder_after", "surveys.follow_up_after", "registration.deadline",
+        "min_participants",
+        "target_groups[0]",
+        "invitation.organisations[1]",
+        "sessions[2].link",
+        "surveys.reminder_after",
+        "surveys.follow_up_after",
+        "registration.deadline",
     }
 
 
@@ -239,13 +275,41 @@ def test_free_texts_within_the_limits_are_kept_as_written(plan_data, reference):
 HUGE = "x" * 100_000
 
 
-@pytest.mark.parametrize("mutate", [
-    _set("title", HUGE), _set("description", HUGE), _set("focus_area", HUGE), _set("target_groups", [HUGE]),
-    _set("organiser_email", HUGE), _set("grace_period", HUGE), _set("sessions.0.room", HUGE),
-    _set("sessions.0.link", HUGE), _set("invitation.organisations", [HUGE[:99]]), _set("target_groups", [HUGE[:99]]),
-    _set("registration.opens", HUGE), _set("places", HUGE), _set(HUGE, 1), _set("teams", {HUGE: 1}),
-], ids=["title", "description", "focus_area", "target_group", "organiser_email", "duration", "room", "link",
-        "unknown organisation", "unknown target group", "time", "places", "unknown field", "unknown nested field"])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        _set("title", HUGE),
+        _set("description", HUGE),
+        _set("focus_area", HUGE),
+        _set("target_groups", [HUGE]),
+        _set("organiser_email", HUGE),
+        _set("grace_period", HUGE),
+        _set("sessions.0.room", HUGE),
+        _set("sessions.0.link", HUGE),
+        _set("invitation.organisations", [HUGE[:99]]),
+        _set("target_groups", [HUGE[:99]]),
+        _set("registration.opens", HUGE),
+        _set("places", HUGE),
+        _set(HUGE, 1),
+        _set("teams", {HUGE: 1}),
+    ],
+    ids=[
+        "title",
+        "description",
+        "focus_area",
+        "target_group",
+        "organiser_email",
+        "duration",
+        "room",
+        "link",
+        "unknown organisation",
+        "unknown target group",
+        "time",
+        "places",
+        "unknown field",
+        "unknown nested field",
+    ],
+)
 def test_no_message_echoes_a_huge_value(plan_data, reference, mutate):
     mutate(plan_data)
     with pytest.raises(PlanError) as refused:
@@ -254,13 +318,20 @@ def test_no_message_echoes_a_huge_value(plan_data, reference, mutate):
     assert all(len(p.field) < 100 and len(p.message) < 300 for p in refused.value.problems)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("title: " + "[" * 20_000 + "]" * 20_000, "is nested deeper than 20 levels"),
-    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}" if i > 1 else "*a"] * 10) + "]\n" for i in range(1, 9)),
-     "has more than 10000 values (after expanding YAML aliases)"),
-    ("# " + "x" * 300_000, "is larger than 256 KiB"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("title: " + "[" * 20_000 + "]" * 20_000, "is nested deeper than 20 levels"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}" if i > 1 else "*a"] * 10) + "]\n" for i in range(1, 9)
+            ),
+            "has more than 10000 values (after expanding YAML aliases)",
+        ),
+        ("# " + "x" * 300_000, "is larger than 256 KiB"),
+    ],
+)
 def test_hostile_plan_text_is_one_plan_problem(text, message):
     with pytest.raises(PlanError) as refused:
         parse_plan_text(text)

@@ -7,8 +7,19 @@ import time
 
 import pytest
 
-from domain.plan_source import (MAX_DEPTH, MAX_NODES, MAX_PLAN_BYTES, SourceError, check_json, check_yaml, clip,
-                                load_json, load_yaml, measure_json, shown)
+from domain.plan_source import (
+    MAX_DEPTH,
+    MAX_NODES,
+    MAX_PLAN_BYTES,
+    SourceError,
+    check_json,
+    check_yaml,
+    clip,
+    load_json,
+    load_yaml,
+    measure_json,
+    shown,
+)
 
 
 def laughs(levels: int = 9, fan_out: int = 10, first: int = 10) -> str:
@@ -32,8 +43,10 @@ def refused(load, text) -> str:
 # -- YAML ----------------------------------------------------------------------
 def test_a_plan_within_the_limits_loads():
     text = "id: x\nsessions:\n  - {start: 1, room: &r 'sal O111'}\n  - {start: 2, room: *r}\n"
-    assert load_yaml(text) == {"id": "x", "sessions": [{"start": 1, "room": "sal O111"},
-                                                         {"start": 2, "room": "sal O111"}]}
+    assert load_yaml(text) == {
+        "id": "x",
+        "sessions": [{"start": 1, "room": "sal O111"}, {"start": 2, "room": "sal O111"}],
+    }
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 20_000])
@@ -87,8 +100,9 @@ def test_syntax_errors_keep_their_line_and_column():
     assert "undefined alias" in refused(load_yaml, "a: *nowhere")
 
 
-@pytest.mark.parametrize("text", ["a: " + "1" * 5000, "a: 2027-13-01", "a: !!python/object:os.system x",
-                                  "a: !" + "t" * 100_000 + " x"])
+@pytest.mark.parametrize(
+    "text", ["a: " + "1" * 5000, "a: 2027-13-01", "a: !!python/object:os.system x", "a: !" + "t" * 100_000 + " x"]
+)
 def test_values_yaml_refuses_are_one_bounded_line(text):
     assert refused(load_yaml, text).startswith("not valid YAML")
 
@@ -104,8 +118,7 @@ def test_json_within_the_limits_loads():
     assert load_json(text.encode("utf-8-sig")) == json.loads(text)
 
 
-@pytest.mark.parametrize("text", ["[" * 20_000 + "]" * 20_000, '{"a": ' * 5_000 + "1" + "}" * 5_000,
-                                  "[" * 20_000])
+@pytest.mark.parametrize("text", ["[" * 20_000 + "]" * 20_000, '{"a": ' * 5_000 + "1" + "}" * 5_000, "[" * 20_000])
 def test_deep_json_is_refused(text):
     assert len(text) <= 40_000
     assert refused(load_json, text) == f"is nested deeper than {MAX_DEPTH} levels"

@@ -30,8 +30,10 @@ def book():
     return book
 
 
-@pytest.mark.parametrize(("confirmed", "outcome"), [(19, DeadlineOutcome.ASK_COORDINATOR),
-                                                    (20, DeadlineOutcome.CONFIRM), (25, DeadlineOutcome.CONFIRM)])
+@pytest.mark.parametrize(
+    ("confirmed", "outcome"),
+    [(19, DeadlineOutcome.ASK_COORDINATOR), (20, DeadlineOutcome.CONFIRM), (25, DeadlineOutcome.CONFIRM)],
+)
 def test_deadline_outcome(confirmed, outcome):
     assert deadline_outcome(confirmed, 20) is outcome
 
@@ -48,8 +50,9 @@ def test_registration_closed_outside_open(phase, lifecycle, book):
 
 def test_registration_open_and_duplicate(lifecycle, book):
     assert registration_refusal(Phase.OPEN, lifecycle, book, RegistrationRequest(participant_id=1)) is None
-    assert "already registered" in registration_refusal(Phase.OPEN, lifecycle, book,
-                                                        RegistrationRequest(participant_id=7))
+    assert "already registered" in registration_refusal(
+        Phase.OPEN, lifecycle, book, RegistrationRequest(participant_id=7)
+    )
 
 
 def test_teams_not_allowed(lifecycle, book):
@@ -90,6 +93,7 @@ def test_withdrawal_of_someone_not_registered(book):
 
 # -- overrides ------------------------------------------------------------------------------------
 
+
 def _new_plan(lifecycle, **changes):
     values = {"version": lifecycle.version + 1, "deadline": NOW + timedelta(days=30)} | changes
     return lifecycle.model_copy(update=values)
@@ -121,13 +125,16 @@ def test_override_phases(action, phase, lifecycle):
         assert f"'{action.value}' is only possible" in why and f"(it is {phase.value})" in why
 
 
-@pytest.mark.parametrize(("until", "reason"), [
-    (None, "needs a new deadline"),
-    (datetime(2027, 9, 15, 12), "timezone"),
-    (NOW, "not in the future"),
-    (NOW - timedelta(days=1), "not in the future"),
-    (datetime.fromisoformat("2027-09-23T09:00:01+02:00"), "after the first session"),
-])
+@pytest.mark.parametrize(
+    ("until", "reason"),
+    [
+        (None, "needs a new deadline"),
+        (datetime(2027, 9, 15, 12), "timezone"),
+        (NOW, "not in the future"),
+        (NOW - timedelta(days=1), "not in the future"),
+        (datetime.fromisoformat("2027-09-23T09:00:01+02:00"), "after the first session"),
+    ],
+)
 def test_extend_refusals(lifecycle, until, reason):
     why = override_refusal(Phase.OPEN, lifecycle, OverrideRequest(action=OverrideAction.EXTEND, until=until), NOW)
     assert reason in why
@@ -138,12 +145,15 @@ def test_extend_up_to_the_first_session_is_allowed(lifecycle):
     assert override_refusal(Phase.DECIDING, lifecycle, req, NOW) is None
 
 
-@pytest.mark.parametrize(("changes", "reason"), [
-    ({"activity_id": "something-else"}, "the new plan is for 'something-else'"),
-    ({"version": 1}, "version 1 is not newer than 1"),
-    ({"version": 0}, "version 0 is not newer than 1"),
-    ({"deadline": NOW}, "deadline is not in the future"),
-])
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"activity_id": "something-else"}, "the new plan is for 'something-else'"),
+        ({"version": 1}, "version 1 is not newer than 1"),
+        ({"version": 0}, "version 0 is not newer than 1"),
+        ({"deadline": NOW}, "deadline is not in the future"),
+    ],
+)
 def test_postpone_refusals(lifecycle, changes, reason):
     req = OverrideRequest(action=OverrideAction.POSTPONE, plan=_new_plan(lifecycle, **changes))
     assert reason in override_refusal(Phase.OPEN, lifecycle, req, NOW)

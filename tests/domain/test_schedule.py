@@ -8,9 +8,17 @@ T = datetime.fromisoformat
 
 
 def test_deadline_reminders_sorted_deduplicated_and_not_before_opening(lifecycle):
-    plan = lifecycle.model_copy(update={"reminders_before_deadline": [
-        timedelta(days=5), timedelta(days=14), timedelta(days=5), timedelta(days=30), timedelta(0),
-    ]})
+    plan = lifecycle.model_copy(
+        update={
+            "reminders_before_deadline": [
+                timedelta(days=5),
+                timedelta(days=14),
+                timedelta(days=5),
+                timedelta(days=30),
+                timedelta(0),
+            ]
+        }
+    )
     assert deadline_reminders(plan) == [T("2027-08-27T23:59:00+02:00"), T("2027-09-05T23:59:00+02:00")]
 
 
@@ -23,9 +31,16 @@ def test_deadline_reminder_exactly_at_opening_is_kept(lifecycle):
 def test_agenda_before_anything_is_done(lifecycle):
     steps = agenda(lifecycle, {}, set())
     assert [s.key for s in steps] == [
-        "s1:reminder", "s1:start", "s1:send",
-        "s2:reminder", "s2:start", "s2:send",
-        "s3:reminder", "s3:start", "final:send", "s3:send",
+        "s1:reminder",
+        "s1:start",
+        "s1:send",
+        "s2:reminder",
+        "s2:start",
+        "s2:send",
+        "s3:reminder",
+        "s3:start",
+        "final:send",
+        "s3:send",
         "follow-up:send",
     ]
     assert [s.due for s in steps] == sorted(s.due for s in steps)
@@ -63,8 +78,11 @@ def test_sent_survey_is_reminded_and_closed(lifecycle, survey):
 def _all_done(plan):
     when = T("2027-09-01T00:00:00+02:00")
     keys = [f"s{s.no}:{what}" for s in plan.sessions for what in ("reminder", "start")]
-    keys += [f"{sv}:{what}" for sv in [f"s{s.no}" for s in plan.sessions] + [FINAL, FOLLOW_UP]
-             for what in ("send", "remind", "close")]
+    keys += [
+        f"{sv}:{what}"
+        for sv in [f"s{s.no}" for s in plan.sessions] + [FINAL, FOLLOW_UP]
+        for what in ("send", "remind", "close")
+    ]
     return {key: when + timedelta(days=i) for i, key in enumerate(keys)}
 
 

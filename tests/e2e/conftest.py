@@ -45,8 +45,14 @@ class Stack(dict):
         return f"http://127.0.0.1:{self['web']}"
 
     def cli(self, *args: str, expect: int = 0) -> dict:
-        result = subprocess.run([RUNFLOW, *args, "--json"], env=self["env"], capture_output=True, text=True,
-                                timeout=60, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [RUNFLOW, *args, "--json"],
+            env=self["env"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert result.returncode == expect, f"{args}: {result.stdout}{result.stderr}"
         return json.loads(result.stdout) if expect == 0 else {"stderr": result.stderr}
 
@@ -61,8 +67,10 @@ class Stack(dict):
 
     def mails(self) -> list[EmailMessage]:
         """Every e-mail the SMTP sink has written so far, oldest first."""
-        return [BytesParser(policy=policy.default).parsebytes(p.read_bytes())
-                for p in sorted((self["data"] / "mail").glob("*.eml"))]
+        return [
+            BytesParser(policy=policy.default).parsebytes(p.read_bytes())
+            for p in sorted((self["data"] / "mail").glob("*.eml"))
+        ]
 
     def wait_for_mail(self, match: Callable[[EmailMessage], bool], timeout: float, what: str = "") -> EmailMessage:
         deadline = time.monotonic() + timeout
@@ -89,12 +97,35 @@ class Stack(dict):
 def stack(tmp_path_factory, request):
     data = tmp_path_factory.mktemp("stack")
     temporal, ui, web, smtp = free_ports(4)
-    env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}", "RUNFLOW_DATA_DIR": str(data),
-           "RUNFLOW_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+        "RUNFLOW_DATA_DIR": str(data),
+        "RUNFLOW_LOG_FORMAT": "json",
+    }
     log = open(data / "up.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen([RUNFLOW, "up", "--no-demo", "--data-dir", str(data), "--temporal-port", str(temporal),
-                                "--ui-port", str(ui), "--web-port", str(web), "--smtp-port", str(smtp)],
-                               stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, env=env)
+    process = subprocess.Popen(
+        [
+            RUNFLOW,
+            "up",
+            "--no-demo",
+            "--data-dir",
+            str(data),
+            "--temporal-port",
+            str(temporal),
+            "--ui-port",
+            str(ui),
+            "--web-port",
+            str(web),
+            "--smtp-port",
+            str(smtp),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     running = Stack(env=env, data=data, web=web, ui=ui, banner="")
     running.process = process
     request.config.stash[_STACK] = running

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,15 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach Google and floods refused connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = {"serious", "critical"}
 TITLE = "Språkutvecklande arbetssätt i webbläsaren"
@@ -48,8 +55,9 @@ def page(browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=15_000)  # registrations and withdrawals are Temporal updates: allow for a busy CI
-    context = browser.new_context(locale="sv-SE", timezone_id="Europe/Stockholm", viewport={"width": 1280,
-                                                                                              "height": 900})
+    context = browser.new_context(
+        locale="sv-SE", timezone_id="Europe/Stockholm", viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(30_000)
     yield context.new_page()
     context.close()
@@ -59,17 +67,27 @@ def browser_plan(now: datetime) -> dict:
     """Registration open for a minute, one place (so the second registrant waits), one session right after."""
     t = lambda s: (now + timedelta(seconds=s)).isoformat()  # noqa: E731
     return {
-        "id": f"webb-{now:%H%M%S}", "title": TITLE,
+        "id": f"webb-{now:%H%M%S}",
+        "title": TITLE,
         "description": "Hur elever utvecklar språket i alla ämnen: genrepedagogik, cirkelmodellen och "
-                       "stöttning i praktiken.",
-        "focus_area": "utveckla", "target_groups": ["lärare", "specialpedagog"], "format": "seminar_series",
-        "organiser_email": "samordnare@run.test", "places": 1, "min_participants": 1,
+        "stöttning i praktiken.",
+        "focus_area": "utveckla",
+        "target_groups": ["lärare", "specialpedagog"],
+        "format": "seminar_series",
+        "organiser_email": "samordnare@run.test",
+        "places": 1,
+        "min_participants": 1,
         "registration": {"opens": t(2), "deadline": t(60), "reminders_before_deadline": []},
         "grace_period": "5s",
         "sessions": [{"start": t(62), "end": t(68), "location": "sundsvall", "room": "sal O111"}],
         "session_reminder_before": "1s",
-        "surveys": {"window": "90s", "reminder_after": "60s", "attendance_grace": "5s",
-                    "final_evaluation_after": "60s", "follow_up_after": "120s"},
+        "surveys": {
+            "window": "90s",
+            "reminder_after": "60s",
+            "attendance_grace": "5s",
+            "final_evaluation_after": "60s",
+            "follow_up_after": "120s",
+        },
         "retention": "60s",
         "invitation": {"organisations": ["sundsvall"]},
     }
@@ -86,19 +104,26 @@ class Audit:
         self.engine = ""
 
     def __call__(self, page, name: str) -> None:
-        results = self.axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA},
-                                              "resultTypes": ["violations"]})
+        results = self.axe.run(
+            page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
+        )
         assert results.response["passes"], f"axe checked nothing on {name}: {page.url}"
         self.engine = results.response["testEngine"]["version"]
         self.pages[name] = results.response["violations"]
 
     def blocking(self) -> list[str]:
-        return [f"{name}: {v['id']} ({v['impact']}) {v['help']} at {[n['target'] for n in v['nodes']]}"
-                for name, violations in self.pages.items() for v in violations if v["impact"] in BLOCKING]
+        return [
+            f"{name}: {v['id']} ({v['impact']}) {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for name, violations in self.pages.items()
+            for v in violations
+            if v["impact"] in BLOCKING
+        ]
 
     def summary(self) -> str:
-        return "\n".join(f"  {name}: " + (", ".join(f"{v['id']} ({v['impact']})" for v in violations) or "none")
-                         for name, violations in self.pages.items())
+        return "\n".join(
+            f"  {name}: " + (", ".join(f"{v['id']} ({v['impact']})" for v in violations) or "none")
+            for name, violations in self.pages.items()
+        )
 
 
 def link(message, web_port: int, prefix: str) -> str:
@@ -138,7 +163,7 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     blocked: list[str] = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     plan = browser_plan(now)
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(plan, allow_unicode=True))
@@ -159,8 +184,9 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     expect(page.get_by_text("1 (1 kvar)")).to_be_visible()
     audit(page, "activity page with the form")
     page.screenshot(path=tmp_path / "activity-desktop.png", full_page=True)
-    mobile = browser.new_context(locale="sv-SE", viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                 is_mobile=True, has_touch=True)
+    mobile = browser.new_context(
+        locale="sv-SE", viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     try:
         phone = mobile.new_page()
         phone.goto(f"{web}/a/{aid}")
@@ -207,7 +233,7 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     audit(page, "refusal (invalid survey link)")
 
     # After the deadline: confirmed, the session runs, attendance recorded, the survey comes at its end.
-    stack.wait_for_phase(aid, {"running"}, timeout=(now - datetime.now(timezone.utc)).total_seconds() + 62 + 30)
+    stack.wait_for_phase(aid, {"running"}, timeout=(now - datetime.now(UTC)).total_seconds() + 62 + 30)
     mark("running")
     assert page.goto(f"{web}/a/{aid}").status == 200
     expect(page.get_by_text("Anmälan är stängd.")).to_be_visible()
@@ -223,9 +249,11 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     submit(page, "Skicka svar", 422)
     expect(page.get_by_role("alert")).to_contain_text("Välj ett värde från 1 till 5.")
     audit(page, "survey with validation errors")
-    for question, value in [("I vilken grad motsvarade innehållet dina behov?", "4"),
-                            ("Hur bra var balansen mellan teori, praktik och erfarenhetsutbyte?", "5"),
-                            ("I vilken grad fick du ny kunskap?", "3")]:
+    for question, value in [
+        ("I vilken grad motsvarade innehållet dina behov?", "4"),
+        ("Hur bra var balansen mellan teori, praktik och erfarenhetsutbyte?", "5"),
+        ("I vilken grad fick du ny kunskap?", "3"),
+    ]:
         page.get_by_role("group", name=question).get_by_label(value, exact=True).check()
     page.get_by_label("Vad tar du med dig tillbaka till din organisation?").fill("Cirkelmodellen i NO-undervisningen")
     submit(page, "Skicka svar", 200)

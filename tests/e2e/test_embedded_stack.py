@@ -1,10 +1,11 @@
-"""End to end: `runflow up` on free ports, a short plan driven through the CLI to completed, e-mails checked in the sink."""
+"""End to end: `runflow up` on free ports, a short plan driven through the CLI to completed, e-mails checked in the
+sink."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 
@@ -22,16 +23,29 @@ def cli(stack, *args: str, expect: int = 0) -> dict:
 def short_plan(now: datetime) -> dict:
     t = lambda s: (now + timedelta(seconds=s)).isoformat()  # noqa: E731
     return {
-        "id": f"e2e-{now:%H%M%S}", "title": "E2E-kurs i bedömning", "description": "Kort testplan.",
-        "focus_area": "utveckla", "target_groups": ["lärare"], "format": "course",
-        "organiser_email": "samordnare@run.test", "places": 3, "min_participants": 2,
+        "id": f"e2e-{now:%H%M%S}",
+        "title": "E2E-kurs i bedömning",
+        "description": "Kort testplan.",
+        "focus_area": "utveckla",
+        "target_groups": ["lärare"],
+        "format": "course",
+        "organiser_email": "samordnare@run.test",
+        "places": 3,
+        "min_participants": 2,
         "registration": {"opens": t(4), "deadline": t(45), "reminders_before_deadline": []},
         "grace_period": "5s",
-        "sessions": [{"start": t(51), "end": t(60), "location": "sundsvall", "room": "O111"},
-                     {"start": t(64), "end": t(67), "location": "digital", "link": "https://meet.test/e2e"}],
+        "sessions": [
+            {"start": t(51), "end": t(60), "location": "sundsvall", "room": "O111"},
+            {"start": t(64), "end": t(67), "location": "digital", "link": "https://meet.test/e2e"},
+        ],
         "session_reminder_before": "3s",
-        "surveys": {"window": "6s", "reminder_after": "3s", "attendance_grace": "4s",
-                    "final_evaluation_after": "2s", "follow_up_after": "8s"},
+        "surveys": {
+            "window": "6s",
+            "reminder_after": "3s",
+            "attendance_grace": "4s",
+            "final_evaluation_after": "2s",
+            "follow_up_after": "8s",
+        },
         "retention": "3s",
         "invitation": {"organisations": ["sundsvall", "ostersund"]},
     }
@@ -42,11 +56,11 @@ def wait_for_phase(stack, activity_id: str, phases: set[str], timeout: float) ->
 
 
 def sleep_until(at: datetime) -> None:
-    time.sleep(max(0.0, (at - datetime.now(timezone.utc)).total_seconds()))
+    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
 
 
 def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     plan = short_plan(now)
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(plan, allow_unicode=True))
@@ -56,16 +70,28 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     cli(stack, "activity", "start", str(path), expect=2)  # already started
 
     sleep_until(now + timedelta(seconds=5))
-    people = [("Anna A", "anna@skola.test", "sundsvall"), ("Bo B", "bo@skola.test", "ostersund"),
-              ("Cia C", "cia@skola.test", "are"), ("Dan D", "dan@skola.test", "sundsvall")]
-    statuses = [cli(stack, "register", aid, "--name", n, "--email", e, "--org", o, "--role", "lärare")["status"]
-                for n, e, o in people]
+    people = [
+        ("Anna A", "anna@skola.test", "sundsvall"),
+        ("Bo B", "bo@skola.test", "ostersund"),
+        ("Cia C", "cia@skola.test", "are"),
+        ("Dan D", "dan@skola.test", "sundsvall"),
+    ]
+    statuses = [
+        cli(stack, "register", aid, "--name", n, "--email", e, "--org", o, "--role", "lärare")["status"]
+        for n, e, o in people
+    ]
     assert statuses == ["confirmed", "confirmed", "confirmed", "waitlisted"]
     promoted = cli(stack, "withdraw", aid, "--email", "cia@skola.test")["promoted"]
     assert len(promoted) == 1
     shown = cli(stack, "activity", "show", aid)
-    assert {k: shown[k] for k in ("id", "phase", "confirmed", "waitlisted", "capacity", "min_participants")} == \
-        {"id": aid, "phase": "open", "confirmed": 3, "waitlisted": 0, "capacity": 3, "min_participants": 2}
+    assert {k: shown[k] for k in ("id", "phase", "confirmed", "waitlisted", "capacity", "min_participants")} == {
+        "id": aid,
+        "phase": "open",
+        "confirmed": 3,
+        "waitlisted": 0,
+        "capacity": 3,
+        "min_participants": 2,
+    }
     assert shown["deadline"]
     # Visibility is eventually consistent: the listing catches up with the search attributes shortly.
     deadline = time.monotonic() + 20
@@ -82,8 +108,10 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     report = cli(stack, "report", aid)
     assert report["summary"]["confirmed"] == 3
 
-    mails = [BytesParser(policy=policy.default).parsebytes(p.read_bytes())
-             for p in sorted((stack["data"] / "mail").glob("*.eml"))]
+    mails = [
+        BytesParser(policy=policy.default).parsebytes(p.read_bytes())
+        for p in sorted((stack["data"] / "mail").glob("*.eml"))
+    ]
     mine = [m for m in mails if "E2E-kurs" in m["Subject"]]
     keys = Counter(m["X-Runflow-Key"] for m in mine)
     assert max(keys.values()) == 1, keys  # every business key (activity, purpose, recipient, session) sent once

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -49,8 +49,17 @@ pytestmark = pytest.mark.integration
 RUNFLOW = str(Path(sys.executable).parent / "runflow")
 ORGANISER = "samordnare.tvaarbetare@run.test"
 # The counts that anonymisation must keep (everything in the report's summary but the plan's own fields).
-KEPT_COUNTS = ("confirmed", "registrations_by_org", "registrations_by_role", "attendance_by_session", "withdrawn",
-               "waitlisted_at_end", "surveys", "invited", "answers")
+KEPT_COUNTS = (
+    "confirmed",
+    "registrations_by_org",
+    "registrations_by_role",
+    "attendance_by_session",
+    "withdrawn",
+    "waitlisted_at_end",
+    "surveys",
+    "invited",
+    "answers",
+)
 
 
 def free_port() -> int:
@@ -61,20 +70,34 @@ def free_port() -> int:
 
 def short_plan(activity_id: str, t0: datetime, *, places: int, teams: bool = False) -> ActivityPlan:
     """Opens 3 s after t0, deadline at 14 s, sessions at 17-20 s and 22-24 s, anonymised about 36 s after t0."""
+
     def t(seconds: float) -> str:
         return (t0 + timedelta(seconds=seconds)).isoformat()
 
     data = {
-        "id": activity_id, "title": f"Integrationskurs {activity_id}", "description": "Två arbetare.",
-        "focus_area": "utveckla", "target_groups": ["lärare"], "format": "course",
-        "organiser_email": ORGANISER, "places": places, "min_participants": 2,
+        "id": activity_id,
+        "title": f"Integrationskurs {activity_id}",
+        "description": "Två arbetare.",
+        "focus_area": "utveckla",
+        "target_groups": ["lärare"],
+        "format": "course",
+        "organiser_email": ORGANISER,
+        "places": places,
+        "min_participants": 2,
         "registration": {"opens": t(3), "deadline": t(14), "reminders_before_deadline": []},
         "grace_period": "5s",
-        "sessions": [{"start": t(17), "end": t(20), "location": "sundsvall", "room": "O111"},
-                     {"start": t(22), "end": t(24), "location": "digital", "link": "https://meet.test/tva"}],
+        "sessions": [
+            {"start": t(17), "end": t(20), "location": "sundsvall", "room": "O111"},
+            {"start": t(22), "end": t(24), "location": "digital", "link": "https://meet.test/tva"},
+        ],
         "session_reminder_before": "2s",
-        "surveys": {"window": "4s", "reminder_after": "2s", "attendance_grace": "2s",
-                    "final_evaluation_after": "1s", "follow_up_after": "3s"},
+        "surveys": {
+            "window": "4s",
+            "reminder_after": "2s",
+            "attendance_grace": "2s",
+            "final_evaluation_after": "1s",
+            "follow_up_after": "3s",
+        },
         "retention": "5s",
         "invitation": {"organisations": ["sundsvall", "ostersund", "are"]},
     }
@@ -114,9 +137,12 @@ def person(tag: str, org: str, team: list[str] | None = None) -> Person:
 
 def scenarios(t0: datetime, run: str) -> list[Scenario]:
     a = [person(f"A{i}{run}", org) for i, org in enumerate(["sundsvall", "ostersund", "are", "sundsvall", "are"], 1)]
-    b = [person(f"B1{run}", "ostersund"),
-         person(f"B2{run}", "sundsvall", team=[f"Tvåarbetare Lagmedlem X{run}", f"Tvåarbetare Lagmedlem Y{run}"]),
-         person(f"B3{run}", "are"), person(f"B4{run}", "ostersund")]
+    b = [
+        person(f"B1{run}", "ostersund"),
+        person(f"B2{run}", "sundsvall", team=[f"Tvåarbetare Lagmedlem X{run}", f"Tvåarbetare Lagmedlem Y{run}"]),
+        person(f"B3{run}", "are"),
+        person(f"B4{run}", "ostersund"),
+    ]
     c = [person(f"C{i}{run}", org) for i, org in enumerate(["are", "are", "sundsvall"], 1)]
     W, C, X = SeatStatus.WAITLISTED, SeatStatus.CONFIRMED, SeatStatus.WITHDRAWN
 
@@ -125,22 +151,37 @@ def scenarios(t0: datetime, run: str) -> list[Scenario]:
 
     return [
         # 3 places, 5 people: two on the waiting list; A2 withdraws and A4 (first in line) is promoted.
-        Scenario(short_plan(f"two-workers-a-{run}", t0, places=3), a, withdraw=[a[1].email],
-                 present=[a[0].email, a[3].email], registered_as=by_email(a, [C, C, C, W, W]),
-                 expected_status=by_email(a, [C, X, C, C, W])),
+        Scenario(
+            short_plan(f"two-workers-a-{run}", t0, places=3),
+            a,
+            withdraw=[a[1].email],
+            present=[a[0].email, a[3].email],
+            registered_as=by_email(a, [C, C, C, W, W]),
+            expected_status=by_email(a, [C, X, C, C, W]),
+        ),
         # 4 places: B1, a team of two (B2's registration names both members: two seats), B3; B4 waits.
-        Scenario(short_plan(f"two-workers-b-{run}", t0, places=4, teams=True), b, withdraw=[],
-                 present=[b[0].email, b[1].email, b[2].email], registered_as=by_email(b, [C, C, C, W]),
-                 expected_status=by_email(b, [C, C, C, W])),
+        Scenario(
+            short_plan(f"two-workers-b-{run}", t0, places=4, teams=True),
+            b,
+            withdraw=[],
+            present=[b[0].email, b[1].email, b[2].email],
+            registered_as=by_email(b, [C, C, C, W]),
+            expected_status=by_email(b, [C, C, C, W]),
+        ),
         # 3 places, 3 people, C3 withdraws (nobody to promote).
-        Scenario(short_plan(f"two-workers-c-{run}", t0, places=3), c, withdraw=[c[2].email],
-                 present=[c[0].email], registered_as=by_email(c, [C, C, C]),
-                 expected_status=by_email(c, [C, C, X])),
+        Scenario(
+            short_plan(f"two-workers-c-{run}", t0, places=3),
+            c,
+            withdraw=[c[2].email],
+            present=[c[0].email],
+            registered_as=by_email(c, [C, C, C]),
+            expected_status=by_email(c, [C, C, X]),
+        ),
     ]
 
 
 async def sleep_until(at: datetime) -> None:
-    await asyncio.sleep(max(0.0, (at - datetime.now(timezone.utc)).total_seconds()))
+    await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
 
 
 class Workers:
@@ -155,8 +196,15 @@ class Workers:
         for i in range(n):
             log = self.directory / f"worker-{i + 1}.log"
             with open(log, "wb") as out:
-                self.processes.append(subprocess.Popen([RUNFLOW, "worker"], env=self.env, stdout=out,
-                                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+                self.processes.append(
+                    subprocess.Popen(
+                        [RUNFLOW, "worker"],
+                        env=self.env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
             self.logs.append(log)
 
     def log_lines(self, i: int) -> list[dict]:
@@ -174,8 +222,9 @@ class Workers:
             for i, process in enumerate(self.processes):
                 if process.poll() is not None:
                     raise AssertionError(f"worker {i + 1} exited with {process.returncode}:\n{self.dump()}")
-            if all(any(e.get("event") == "worker started" for e in self.log_lines(i))
-                   for i in range(len(self.processes))):
+            if all(
+                any(e.get("event") == "worker started" for e in self.log_lines(i)) for i in range(len(self.processes))
+            ):
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"the workers did not start within {timeout} s:\n{self.dump()}")
@@ -199,8 +248,9 @@ class Workers:
         return codes
 
     def dump(self) -> str:
-        return "\n".join(f"--- worker {i + 1}\n" + log.read_text(errors="replace")[-6000:]
-                         for i, log in enumerate(self.logs))
+        return "\n".join(
+            f"--- worker {i + 1}\n" + log.read_text(errors="replace")[-6000:] for i, log in enumerate(self.logs)
+        )
 
 
 async def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
@@ -220,8 +270,15 @@ async def drive(service: Service, store: Store, sc: Scenario) -> None:
     await sleep_until(sc.plan.registration.opens)
     await wait_for(lambda: _phase_in(service, aid, {"open"}), 10, f"{aid} to open")
     for p in sc.people:
-        result = await service.register(aid, name=p.name, email=p.email, organisation=p.org, role="lärare",
-                                        school="Tvåarbetarskolan", team_members=p.team or None)
+        result = await service.register(
+            aid,
+            name=p.name,
+            email=p.email,
+            organisation=p.org,
+            role="lärare",
+            school="Tvåarbetarskolan",
+            team_members=p.team or None,
+        )
         sc.results[p.email] = result.status
     for email in sc.withdraw:
         sc.promoted += (await service.withdraw(aid, email)).promoted
@@ -263,10 +320,25 @@ def personal_data_in_rows(store: Store, sc: Scenario) -> list[tuple[str, str]]:
     for p in sc.people:
         values |= {p.name, p.email, *p.team}
     rows = activity_rows(store, sc.plan.id)
-    assert set(rows) >= {"participant", "registration", "outbox", "team_member", "activity_plan_version",
-                         "survey_invitation", "audit_entry", "report"}
-    return sorted({(table, value) for table, table_rows in rows.items() for row in table_rows for value in values
-                   if value in json.dumps(row, default=str, ensure_ascii=False)})
+    assert set(rows) >= {
+        "participant",
+        "registration",
+        "outbox",
+        "team_member",
+        "activity_plan_version",
+        "survey_invitation",
+        "audit_entry",
+        "report",
+    }
+    return sorted(
+        {
+            (table, value)
+            for table, table_rows in rows.items()
+            for row in table_rows
+            for value in values
+            if value in json.dumps(row, default=str, ensure_ascii=False)
+        }
+    )
 
 
 async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path, postgres_database_url):
@@ -277,18 +349,29 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
     # Without eager activity execution, activities go through the task queue to whichever worker polls, rather than
     # to the worker that has the workflow: with three workflows, both workers then surely run activities.
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), search_attributes=sa.all_keys(),
-        data_converter=build_data_converter(), dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", "system.enableActivityEagerExecution=false"])
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=sa.all_keys(),
+        data_converter=build_data_converter(),
+        dev_server_log_level="error",
+        dev_server_extra_args=["--dynamic-config-value", "system.enableActivityEagerExecution=false"],
+    )
     sink = start_sink(mail_dir, smtp_port)
     task_queue = f"two-workers-{uuid.uuid4().hex[:8]}"
     worker_env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNFLOW_", "TEMPORAL_"))}
-    worker_env.update({
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "TEMPORAL_NAMESPACE": env.client.namespace,
-        "RUNFLOW_DATABASE_URL": url, "RUNFLOW_TASK_QUEUE": task_queue, "RUNFLOW_DATA_DIR": str(tmp_path / "data"),
-        "RUNFLOW_SMTP_HOST": "127.0.0.1", "RUNFLOW_SMTP_PORT": str(smtp_port), "RUNFLOW_LOG_FORMAT": "json",
-        "RUNFLOW_WEB_BASE_URL": "http://web.test", "RUNFLOW_SECRET_KEY": "two-workers-secret-0123456789abcdef",
-    })
+    worker_env.update(
+        {
+            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": env.client.namespace,
+            "RUNFLOW_DATABASE_URL": url,
+            "RUNFLOW_TASK_QUEUE": task_queue,
+            "RUNFLOW_DATA_DIR": str(tmp_path / "data"),
+            "RUNFLOW_SMTP_HOST": "127.0.0.1",
+            "RUNFLOW_SMTP_PORT": str(smtp_port),
+            "RUNFLOW_LOG_FORMAT": "json",
+            "RUNFLOW_WEB_BASE_URL": "http://web.test",
+            "RUNFLOW_SECRET_KEY": "two-workers-secret-0123456789abcdef",
+        }
+    )
     workers = Workers(tmp_path, worker_env)
     store = Store(url)  # migrated by the workers
     service = Service(env.client, store, task_queue)
@@ -298,7 +381,7 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
         workers.start(2)
         await workers.wait_started()
 
-        t0 = datetime.now(timezone.utc)
+        t0 = datetime.now(UTC)
         run = uuid.uuid4().hex[:6]
         all_scenarios = scenarios(t0, run)
         for sc in all_scenarios:
@@ -315,14 +398,20 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
             assert len({r["participant_id"] for r in rows["registration"]}) == len(sc.people)
             assert len(rows["participant"]) == len(sc.people)
             assert sorted(r["status"] for r in rows["registration"]) == sorted(
-                s.value for s in sc.expected_status.values())
-            assert len(sc.promoted) == sum(1 for p in sc.people if sc.registered_as[p.email] is SeatStatus.WAITLISTED
-                                           and sc.expected_status[p.email] is SeatStatus.CONFIRMED)
+                s.value for s in sc.expected_status.values()
+            )
+            assert len(sc.promoted) == sum(
+                1
+                for p in sc.people
+                if sc.registered_as[p.email] is SeatStatus.WAITLISTED
+                and sc.expected_status[p.email] is SeatStatus.CONFIRMED
+            )
 
         # -- e-mails: every outbox key sent exactly once -------------------------------------------------
         outbox = [m for sc in all_scenarios for m in store.outbox(sc.plan.id)]
-        assert outbox and all(m.status == "sent" and m.sent_at is not None for m in outbox), \
-            [(m.key, m.status) for m in outbox if m.status != "sent"]
+        assert outbox and all(m.status == "sent" and m.sent_at is not None for m in outbox), [
+            (m.key, m.status) for m in outbox if m.status != "sent"
+        ]
         mails = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in sorted(mail_dir.glob("*.eml"))]
         sent_keys = Counter(m["X-Runflow-Key"] for m in mails)
         duplicates = {k: n for k, n in sent_keys.items() if n > 1}
@@ -385,7 +474,11 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
     assert codes == [0, 0], workers.dump()
     # No worker logged an error, nor lost a race on the shared store (an activity failing on a unique key or lock).
     for i in range(2):
-        bad = [e for e in workers.log_lines(i) if e.get("level") in ("error", "critical")
-               or any(word in json.dumps(e) for word in ("IntegrityError", "UniqueViolation", "Deadlock"))]
+        bad = [
+            e
+            for e in workers.log_lines(i)
+            if e.get("level") in ("error", "critical")
+            or any(word in json.dumps(e) for word in ("IntegrityError", "UniqueViolation", "Deadlock"))
+        ]
         assert bad == [], bad
     assert time.monotonic() - started_at < 120

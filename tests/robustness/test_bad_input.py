@@ -37,31 +37,43 @@ def changed(**changes) -> dict:
 # -- plan files: (case, plan data, field named in the answer) ---------------
 PLANS = [
     ("min above places", changed(min_participants=99), "min_participants"),
-    ("deadline after first session", changed(registration__deadline="2027-10-01T00:00:00+02:00"),
-     "registration.deadline"),
+    (
+        "deadline after first session",
+        changed(registration__deadline="2027-10-01T00:00:00+02:00"),
+        "registration.deadline",
+    ),
     ("sessions out of order", changed(sessions=list(reversed(EXAMPLE["sessions"]))), "sessions[1].start"),
     ("unknown organisation", changed(invitation={"organisations": ["narnia"]}), "invitation.organisations[0]"),
     ("unknown target group", changed(target_groups=["astronaut"]), "target_groups[0]"),
     ("bad duration", changed(grace_period="soon"), "grace_period"),
     ("negative places", changed(places=-1), "places"),
     ("time without offset", changed(registration__opens="2027-08-16T08:00:00"), "registration.opens"),
-    ("digital session without link", changed(sessions=[{**EXAMPLE["sessions"][0], "location": "digital"}]),
-     "sessions[0].link"),
+    (
+        "digital session without link",
+        changed(sessions=[{**EXAMPLE["sessions"][0], "location": "digital"}]),
+        "sessions[0].link",
+    ),
     ("unknown location", changed(sessions=[{**EXAMPLE["sessions"][0], "location": "mars"}]), "sessions[0].location"),
     ("bad id", changed(id="Läs Skriv!"), "id"),
     ("bad organiser e-mail", changed(organiser_email="run-at-miun"), "organiser_email"),
     ("unknown field", changed(colour="blue"), "colour"),
     ("no sessions", changed(sessions=[]), "sessions"),
-    ("survey reminder after window", changed(surveys={"window": "2d", "reminder_after": "3d"}),
-     "surveys.reminder_after"),
+    (
+        "survey reminder after window",
+        changed(surveys={"window": "2d", "reminder_after": "3d"}),
+        "surveys.reminder_after",
+    ),
     ("CR in the title", changed(title="Läsa\r\nBcc: alla@evil.example"), "title"),
     ("title too long", changed(title="x" * 201), "title"),
     ("focus area too long", changed(focus_area="x" * 101), "focus_area"),
     ("control character in the description", changed(description="rad\x1b[31m"), "description"),
     ("description too long", changed(description="x" * 5001), "description"),
     ("newline in a room", changed(sessions=[{**EXAMPLE["sessions"][0], "room": "O111\nX"}]), "sessions[0].room"),
-    ("link not http(s)", changed(sessions=[{**EXAMPLE["sessions"][2], "link": "javascript:alert(1)"}]),
-     "sessions[0].link"),
+    (
+        "link not http(s)",
+        changed(sessions=[{**EXAMPLE["sessions"][2], "link": "javascript:alert(1)"}]),
+        "sessions[0].link",
+    ),
     ("display name as organiser e-mail", changed(organiser_email='"RUN" <run@miun.se>'), "organiser_email"),
     ("64 KB organiser e-mail", changed(organiser_email="a" * 65536 + "@miun.se"), "organiser_email"),
 ]
@@ -78,8 +90,10 @@ def test_bad_plan_is_refused_naming_the_field(data, named):
 CLI = [
     ("register: bad e-mail", ["register", "x", "--name", "A", "--email", "nope", "--org", "berg", "--role", "lärare"]),
     ("register: empty name", ["register", "x", "--name", " ", "--email", "a@b.se", "--org", "berg", "--role", "r"]),
-    ("register: team size 0", ["register", "x", "--name", "A", "--email", "a@b.se", "--org", "berg", "--role", "r",
-                               "--team-size", "0"]),
+    (
+        "register: team size 0",
+        ["register", "x", "--name", "A", "--email", "a@b.se", "--org", "berg", "--role", "r", "--team-size", "0"],
+    ),
     ("register: missing --org", ["register", "x", "--name", "A", "--email", "a@b.se", "--role", "r"]),
     ("decide: unknown action", ["decide", "x", "maybe"]),
     ("decide: extend without --until", ["decide", "x", "extend"]),
@@ -88,10 +102,14 @@ CLI = [
     ("attendance: session 0", ["attendance", "x", "0", "--present", "a@b.se"]),
     ("list: unknown phase", ["activity", "list", "--phase", "sleeping"]),
     ("plan check: missing file", ["plan", "check", "/no/such/plan.yaml"]),
-    ("register: display name in the e-mail", ["register", "x", "--name", "A", "--email", '"A" <a@b.se>', "--org",
-                                              "berg", "--role", "r"]),
-    ("register: 64 KB e-mail", ["register", "x", "--name", "A", "--email", "a" * 65536 + "@b.se", "--org", "berg",
-                                "--role", "r"]),
+    (
+        "register: display name in the e-mail",
+        ["register", "x", "--name", "A", "--email", '"A" <a@b.se>', "--org", "berg", "--role", "r"],
+    ),
+    (
+        "register: 64 KB e-mail",
+        ["register", "x", "--name", "A", "--email", "a" * 65536 + "@b.se", "--org", "berg", "--role", "r"],
+    ),
     ("withdraw: bad e-mail", ["withdraw", "x", "--email", "a@b@c.se"]),
     ("attendance: bad --present e-mail", ["attendance", "x", "1", "--present", "a@b.se", "nope"]),
 ]
@@ -118,14 +136,23 @@ TEXTS = [  # (case, content type, text, field named, what the one line says)
     ("YAML aliases, 50 KB", "application/yaml", laughs(), "plan", "more than 10000 values"),
     ("YAML alias cycle", "application/yaml", "&a [x, *a]", "plan", "cycle"),
     ("YAML over 256 KiB", "application/yaml", "# " + "x" * 300_000, "plan", "larger than 256 KiB"),
-    ("YAML: CR in the title", "application/yaml",
-     yaml.safe_dump({**EXAMPLE, "title": "Läsa\r\nBcc: alla@evil.example"}, allow_unicode=True), "title",
-     "control characters"),
+    (
+        "YAML: CR in the title",
+        "application/yaml",
+        yaml.safe_dump({**EXAMPLE, "title": "Läsa\r\nBcc: alla@evil.example"}, allow_unicode=True),
+        "title",
+        "control characters",
+    ),
     ("YAML: 5000-digit number", "application/yaml", "places: " + "9" * 5000, "plan", "not valid YAML"),
     ("YAML: impossible date", "application/yaml", "registration: {opens: 2027-13-01}", "plan", "not valid YAML"),
     ("deep JSON, 40 KB", "application/json", "[" * 20_000 + "]" * 20_000, "plan", "nested deeper than 20"),
-    ("JSON with 20,000 values", "application/json", "[" + ",".join(["0"] * 20_000) + "]", "plan",
-     "more than 10000 values"),
+    (
+        "JSON with 20,000 values",
+        "application/json",
+        "[" + ",".join(["0"] * 20_000) + "]",
+        "plan",
+        "more than 10000 values",
+    ),
 ]
 
 
@@ -145,18 +172,22 @@ async def test_hostile_plan_text_is_one_line_everywhere(content_type, text, name
     app = FastAPI()
     app.include_router(coordinator_router(None, None, "s3cret"), prefix="/api")  # refused before service or store
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as api:
-        answer = await api.post("/api/activities", content=text.encode(),
-                                headers={**TOKEN, "Content-Type": content_type})
+        answer = await api.post(
+            "/api/activities", content=text.encode(), headers={**TOKEN, "Content-Type": content_type}
+        )
     assert answer.status_code == 422 and len(answer.text) < 400, answer.text[:500]
     [problem] = answer.json()["detail"]["problems"]
     assert problem["field"] == named and says in problem["message"]
 
 
-@pytest.mark.parametrize("path,body", [
-    ("/api/activities/x/decision", '{"action": "postpone", "plan": ' + "[" * 20_000 + "]" * 20_000 + "}"),
-    ("/api/activities/x/attendance", '{"session_no": 1, "present": ' + "[" * 20_000 + "]" * 20_000 + "}"),
-    ("/api/activities/x/attendance", '{"session_no": 1, "present": ["' + "a" * 300_000 + '"]}'),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/activities/x/decision", '{"action": "postpone", "plan": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+        ("/api/activities/x/attendance", '{"session_no": 1, "present": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+        ("/api/activities/x/attendance", '{"session_no": 1, "present": ["' + "a" * 300_000 + '"]}'),
+    ],
+)
 async def test_hostile_json_bodies_are_422_after_the_token_check(path, body):
     app = FastAPI()
     app.include_router(coordinator_router(None, None, "s3cret"), prefix="/api")
@@ -184,64 +215,147 @@ GOOD = {"name": "Anna A", "email": "anna@skola.test", "organisation": "sundsvall
 WEB = [
     WebCase("form: empty name", "POST", "/a/{id}", {**GOOD, "name": ""}, 422, "Skriv ditt namn."),
     WebCase("form: bad e-mail", "POST", "/a/{id}", {**GOOD, "email": "anna.at.skola"}, 422, "giltig e-postadress"),
-    WebCase("form: unknown organisation", "POST", "/a/{id}", {**GOOD, "organisation": "narnia"}, 422,
-            "Välj kommun eller organisation"),
+    WebCase(
+        "form: unknown organisation",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "organisation": "narnia"},
+        422,
+        "Välj kommun eller organisation",
+    ),
     WebCase("form: unknown role", "POST", "/a/{id}", {**GOOD, "role": "pirat"}, 422, "Välj en roll"),
     WebCase("form: too long name", "POST", "/a/{id}", {**GOOD, "name": "x" * 201}, 422, "högst 200 tecken"),
-    WebCase("form: team on an individual activity", "POST", "/a/{id}", {**GOOD, "team_members": "A\nB\nC\nD\nE"},
-            422, "bara emot enskilda"),
+    WebCase(
+        "form: team on an individual activity",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "team_members": "A\nB\nC\nD\nE"},
+        422,
+        "bara emot enskilda",
+    ),
     WebCase("form: nothing at all", "POST", "/a/{id}", {}, 422, "Skriv ditt namn."),
     WebCase("form: too long school", "POST", "/a/{id}", {**GOOD, "school": "s" * 201}, 422, "högst 200 tecken"),
-    WebCase("form: already registered", "POST", "/a/{id}", {**GOOD, "email": "first@skola.test"}, 409,
-            "redan anmäld"),
+    WebCase("form: already registered", "POST", "/a/{id}", {**GOOD, "email": "first@skola.test"}, 409, "redan anmäld"),
     WebCase("form: unknown activity", "POST", "/a/finns-inte", GOOD, 404, "finns inte"),
-    WebCase("survey: missing scale", "POST", "/s/{survey}", {"balans": "3", "ny_kunskap": "3"}, 422,
-            "Välj ett värde från 1 till 5."),
-    WebCase("survey: scale out of range", "POST", "/s/{survey}", {"behov": "9", "balans": "3", "ny_kunskap": "3"},
-            422, "värde från 1 till 5"),
-    WebCase("survey: text too long", "POST", "/s/{survey}",
-            {"behov": "3", "balans": "3", "ny_kunskap": "3", "ta_med": "x" * 2001}, 422, "högst 2000 tecken"),
+    WebCase(
+        "survey: missing scale",
+        "POST",
+        "/s/{survey}",
+        {"balans": "3", "ny_kunskap": "3"},
+        422,
+        "Välj ett värde från 1 till 5.",
+    ),
+    WebCase(
+        "survey: scale out of range",
+        "POST",
+        "/s/{survey}",
+        {"behov": "9", "balans": "3", "ny_kunskap": "3"},
+        422,
+        "värde från 1 till 5",
+    ),
+    WebCase(
+        "survey: text too long",
+        "POST",
+        "/s/{survey}",
+        {"behov": "3", "balans": "3", "ny_kunskap": "3", "ta_med": "x" * 2001},
+        422,
+        "högst 2000 tecken",
+    ),
     WebCase("token: forged survey token", "POST", "/s/forged-token-123", {"behov": "3"}, 404, "ogiltig"),
     WebCase("token: forged withdrawal link", "POST", "/w/{id}-r1.0000000000000000deadbeef", {}, 404, "ogiltig"),
     WebCase("token: unsigned withdrawal link", "GET", "/w/{id}-r1", {}, 404, "ogiltig"),
     WebCase("token: withdrawal link reused", "POST", "/w/{withdrawn}", {}, 409, "ingen aktiv anmälan"),
-    WebCase("form: display name in the e-mail", "POST", "/a/{id}", {**GOOD, "email": '"a" <x@y.se>'}, 422,
-            "giltig e-postadress"),
-    WebCase("form: list of e-mail addresses", "POST", "/a/{id}", {**GOOD, "email": "a,b@evil.example"}, 422,
-            "giltig e-postadress"),
-    WebCase("form: 64 KB e-mail", "POST", "/a/{id}", {**GOOD, "email": "a" * 64000 + "@x.se"}, 422,
-            "högst 254 tecken"),
-    WebCase("form: too long organisation", "POST", "/a/{id}", {**GOOD, "organisation": "o" * 101}, 422,
-            "Välj kommun eller organisation"),
-    WebCase("form: too long team list", "POST", "/a/{id}", {**GOOD, "team_members": "Lärare\n" * 800}, 422,
-            "högst 5000 tecken"),
+    WebCase(
+        "form: display name in the e-mail",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "email": '"a" <x@y.se>'},
+        422,
+        "giltig e-postadress",
+    ),
+    WebCase(
+        "form: list of e-mail addresses",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "email": "a,b@evil.example"},
+        422,
+        "giltig e-postadress",
+    ),
+    WebCase("form: 64 KB e-mail", "POST", "/a/{id}", {**GOOD, "email": "a" * 64000 + "@x.se"}, 422, "högst 254 tecken"),
+    WebCase(
+        "form: too long organisation",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "organisation": "o" * 101},
+        422,
+        "Välj kommun eller organisation",
+    ),
+    WebCase(
+        "form: too long team list",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "team_members": "Lärare\n" * 800},
+        422,
+        "högst 5000 tecken",
+    ),
     WebCase("form: body over 64 KiB", "POST", "/a/{id}", {**GOOD, "name": "x" * 70000}, 413, "för stort"),
     WebCase("form: no CSRF token", "POST", "/a/{id}", GOOD, 403, "Formuläret har gått ut", csrf="none"),
     WebCase("form: wrong CSRF token", "POST", "/a/{id}", GOOD, 403, "Formuläret har gått ut", csrf="wrong"),
-    WebCase("form: posted from another site", "POST", "/a/{id}", GOOD, 403, "Formuläret har gått ut",
-            headers={"Origin": "https://evil.example"}),
-    WebCase("survey: no CSRF token", "POST", "/s/{survey}", {"behov": "3", "balans": "3", "ny_kunskap": "3"}, 403,
-            "Formuläret har gått ut", csrf="none"),
-    WebCase("survey: body over 64 KiB", "POST", "/s/{survey}", {"behov": "3", "ovrigt": "x" * 70000}, 413,
-            "för stort"),
-    WebCase("withdrawal: no CSRF token", "POST", "/w/{withdrawable}", {}, 403, "Formuläret har gått ut",
-            csrf="none"),
-    WebCase("form: empty label in the e-mail", "POST", "/a/{id}", {**GOOD, "email": "name@skola..se"}, 422,
-            "giltig e-postadress"),
+    WebCase(
+        "form: posted from another site",
+        "POST",
+        "/a/{id}",
+        GOOD,
+        403,
+        "Formuläret har gått ut",
+        headers={"Origin": "https://evil.example"},
+    ),
+    WebCase(
+        "survey: no CSRF token",
+        "POST",
+        "/s/{survey}",
+        {"behov": "3", "balans": "3", "ny_kunskap": "3"},
+        403,
+        "Formuläret har gått ut",
+        csrf="none",
+    ),
+    WebCase("survey: body over 64 KiB", "POST", "/s/{survey}", {"behov": "3", "ovrigt": "x" * 70000}, 413, "för stort"),
+    WebCase("withdrawal: no CSRF token", "POST", "/w/{withdrawable}", {}, 403, "Formuläret har gått ut", csrf="none"),
+    WebCase(
+        "form: empty label in the e-mail",
+        "POST",
+        "/a/{id}",
+        {**GOOD, "email": "name@skola..se"},
+        422,
+        "giltig e-postadress",
+    ),
     WebCase("form: NUL in the name", "POST", "/a/{id}", {**GOOD, "name": "Anna\x00Berg"}, 422, "otillåtet tecken"),
-    WebCase("form: escape in the school", "POST", "/a/{id}", {**GOOD, "school": "Skola\x1b[31m"}, 422,
-            "otillåtet tecken"),
-    WebCase("survey: NUL in a free text", "POST", "/s/{survey}",
-            {"behov": "3", "balans": "3", "ny_kunskap": "3", "ta_med": "bra\x00"}, 422, "otillåtet tecken"),
+    WebCase(
+        "form: escape in the school", "POST", "/a/{id}", {**GOOD, "school": "Skola\x1b[31m"}, 422, "otillåtet tecken"
+    ),
+    WebCase(
+        "survey: NUL in a free text",
+        "POST",
+        "/s/{survey}",
+        {"behov": "3", "balans": "3", "ny_kunskap": "3", "ta_med": "bra\x00"},
+        422,
+        "otillåtet tecken",
+    ),
 ]
 
 
 async def snapshot(lab, activity_id: str) -> tuple:
     status = await lab.service.status(activity_id)
     rows = lab.store.registrations(activity_id)
-    return (status.confirmed, status.waitlisted, status.withdrawn, status.registrations,
-            sorted((r.id, r.status) for r, _ in rows), len(lab.store.survey_answers(activity_id)),
-            len(lab.store.outbox(activity_id)))
+    return (
+        status.confirmed,
+        status.waitlisted,
+        status.withdrawn,
+        status.registrations,
+        sorted((r.id, r.status) for r, _ in rows),
+        len(lab.store.survey_answers(activity_id)),
+        len(lab.store.outbox(activity_id)),
+    )
 
 
 @pytest.mark.parametrize("case", WEB, ids=[c.name for c in WEB])
@@ -249,14 +363,17 @@ async def test_bad_web_input_is_answered_and_changes_nothing(lab, make_plan, cas
     plan = make_plan(await lab.now(), places=3, min_participants=1)
     await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
-    web = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(
-        lab.store, lab.service, secret_key=lab.settings.secret_key)), base_url="http://web.test")
+    web = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(lab.store, lab.service, secret_key=lab.settings.secret_key)),
+        base_url="http://web.test",
+    )
     await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "first@skola.test"})
     await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "second@skola.test"})
     withdraw_mail = lab.mails("registration", to="second@skola.test")[0].get_body().get_content()
     withdrawn = re.search(r"/w/(\S+)", withdraw_mail).group(1)
-    withdrawable = re.search(r"/w/(\S+)", lab.mails("registration", to="first@skola.test")[0].get_body()
-                             .get_content()).group(1)
+    withdrawable = re.search(
+        r"/w/(\S+)", lab.mails("registration", to="first@skola.test")[0].get_body().get_content()
+    ).group(1)
     await post_form(web, f"/w/{withdrawn}")
     await lab.advance_to(plan.sessions[0].start + timedelta(minutes=1))
     await lab.service.attendance(plan.id, 1, ["first@skola.test"])
@@ -267,8 +384,9 @@ async def test_bad_web_input_is_answered_and_changes_nothing(lab, make_plan, cas
         await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
         await post_form(web, f"/a/{plan.id}", {**GOOD, "email": "first@skola.test"})
     [survey] = lab.store.survey_invitations(plan.id, "s1") or [None]
-    path = case.path.format(id=plan.id, survey=survey.token if survey else "-", withdrawn=withdrawn,
-                            withdrawable=withdrawable)
+    path = case.path.format(
+        id=plan.id, survey=survey.token if survey else "-", withdrawn=withdrawn, withdrawable=withdrawable
+    )
     data = dict(case.data)
     if case.method == "POST" and case.csrf != "none":  # the client has the cookie: a token from any form page works
         data["csrf_token"] = await fetch_token(web, f"/w/{withdrawable}") if case.csrf == "good" else "0" * 64
@@ -292,12 +410,25 @@ API = [
     WebCase("api: wrong token", "POST", "/api/activities/{id}/decision", {"action": "cancel"}, 401, "detail"),
     WebCase("api: invalid plan", "POST", "/api/activities", {"id": "x"}, 422, "problems"),
     WebCase("api: unknown phase", "GET", "/api/activities?phase=sleeping", status=422, says="phase"),
-    WebCase("api: naive extend time", "POST", "/api/activities/{id}/decision",
-            {"action": "extend", "until": "2030-01-01T10:00:00"}, 422, "offset"),
-    WebCase("api: decision in the wrong phase", "POST", "/api/activities/{id}/decision", {"action": "run"}, 409,
-            "deciding"),
-    WebCase("api: attendance for someone not registered", "POST", "/api/activities/{id}/attendance",
-            {"session_no": 1, "present": ["nobody@skola.test"]}, 409, "not registered"),
+    WebCase(
+        "api: naive extend time",
+        "POST",
+        "/api/activities/{id}/decision",
+        {"action": "extend", "until": "2030-01-01T10:00:00"},
+        422,
+        "offset",
+    ),
+    WebCase(
+        "api: decision in the wrong phase", "POST", "/api/activities/{id}/decision", {"action": "run"}, 409, "deciding"
+    ),
+    WebCase(
+        "api: attendance for someone not registered",
+        "POST",
+        "/api/activities/{id}/attendance",
+        {"session_no": 1, "present": ["nobody@skola.test"]},
+        409,
+        "not registered",
+    ),
     WebCase("api: report before completion", "GET", "/api/activities/{id}/report.csv", status=404, says="report"),
     WebCase("api: body over 1 MiB", "POST", "/api/activities", {"id": "x" * (1024 * 1024)}, 413, "larger than"),
 ]
@@ -310,12 +441,14 @@ async def test_bad_api_calls_are_answered_and_change_nothing(lab, make_plan, cas
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
     app = create_app(lab.store, lab.service, secret_key="k", coordinator_api_token="s3cret")
-    headers = {} if case.name == "api: no token" else (
-        {"Authorization": "Bearer wrong"} if case.name == "api: wrong token" else TOKEN)
+    headers = (
+        {}
+        if case.name == "api: no token"
+        else ({"Authorization": "Bearer wrong"} if case.name == "api: wrong token" else TOKEN)
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web.test") as api:
         before = await snapshot(lab, plan.id)
-        answer = await api.request(case.method, case.path.format(id=plan.id), headers=headers,
-                                   json=case.data or None)
+        answer = await api.request(case.method, case.path.format(id=plan.id), headers=headers, json=case.data or None)
         assert answer.status_code == case.status, answer.text[:500]
         assert case.says in answer.text
         assert await snapshot(lab, plan.id) == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.exc import OperationalError
 
 from domain.phases import Phase
@@ -33,7 +32,10 @@ async def test_smtp_down_for_a_while_sends_every_invitation_exactly_once(lab, ma
     await lab.advance_to(plan.registration.opens + timedelta(minutes=5))
     assert lab.mailer.fail_next == 0
     assert sorted(m["To"] for m in lab.mails("invitation")) == [
-        "run-kontakt@are.example.se", "run-kontakt@ostersund.example.se", "run-kontakt@sundsvall.example.se"]
+        "run-kontakt@are.example.se",
+        "run-kontakt@ostersund.example.se",
+        "run-kontakt@sundsvall.example.se",
+    ]
     rows = [m for m in lab.store.outbox(plan.id) if m.purpose == "invitation"]
     assert all(m.status == "sent" for m in rows) and max(m.attempts for m in rows) > 1
     assert (await lab.service.status(plan.id)).phase is Phase.OPEN  # the workflow did not fail
@@ -47,8 +49,7 @@ async def test_store_down_during_a_bulk_send_then_back(lab, make_plan):
     await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     for i in range(3):
-        await lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test", organisation="berg",
-                                   role="lärare")
+        await lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test", organisation="berg", role="lärare")
     calls = flaky(lab.store, "claim", failures=4)  # the store goes away while the confirmations go out
     await lab.advance_to(plan.registration.deadline + timedelta(minutes=5))
     assert calls["failed"] == 4
@@ -61,8 +62,9 @@ async def test_store_down_while_a_registration_is_recorded(lab, make_plan):
     await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     calls = flaky(lab.store, "record_registration", failures=2)
-    result = await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg",
-                                        role="lärare")
+    result = await lab.service.register(
+        plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare"
+    )
     assert calls["failed"] == 2 and result.status.value == "confirmed"
     [(row, person)] = lab.store.registrations(plan.id)
     assert row.id == result.registration_id and person.email == "anna@skola.test"
@@ -73,13 +75,17 @@ async def test_a_registration_still_being_recorded_at_the_deadline_is_announced_
     import asyncio
 
     start = await lab.now()
-    plan = make_plan(start, min_participants=1, registration={
-        "opens": start + timedelta(minutes=1), "deadline": start + timedelta(minutes=1, seconds=20)})
+    plan = make_plan(
+        start,
+        min_participants=1,
+        registration={"opens": start + timedelta(minutes=1), "deadline": start + timedelta(minutes=1, seconds=20)},
+    )
     await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     calls = flaky(lab.store, "record_registration", failures=5)  # ~31 s of retries: past the deadline
-    registering = asyncio.create_task(lab.service.register(
-        plan.id, name="Sen Anmälan", email="sen@skola.test", organisation="berg", role="lärare"))
+    registering = asyncio.create_task(
+        lab.service.register(plan.id, name="Sen Anmälan", email="sen@skola.test", organisation="berg", role="lärare")
+    )
     await asyncio.sleep(0.5)  # the Update is taken (the seat is given) before the deadline
     await lab.advance_to(plan.registration.deadline + timedelta(minutes=2))
     result = await registering

@@ -96,14 +96,19 @@ def test_codec_from_settings(tmp_path):
     assert two.key_id == "b" and sorted(two.key_ids) == ["a", "b"]
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"codec_keys": {"a": b64(OLD)}, "codec_key_id": "b"}, "RUNFLOW_CODEC_KEY_ID 'b' is not among the ids in "
-                                                          "RUNFLOW_CODEC_KEYS"),
-    ({"codec_keys": {"a": b64(OLD), "b": b64(NEW)}}, "RUNFLOW_CODEC_KEY_ID must name the key"),
-    ({"codec_keys": {"a": b64(b"short")}}, "RUNFLOW_CODEC_KEYS: the key 'a' must be base64 of exactly 32 bytes"),
-    ({"codec_keys": {"a": "not base64!"}}, "RUNFLOW_CODEC_KEYS: the key 'a' is not valid base64"),
-    ({"codec_key_id": "a"}, "RUNFLOW_CODEC_KEY_ID is set but RUNFLOW_CODEC_KEYS is empty"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (
+            {"codec_keys": {"a": b64(OLD)}, "codec_key_id": "b"},
+            "RUNFLOW_CODEC_KEY_ID 'b' is not among the ids in RUNFLOW_CODEC_KEYS",
+        ),
+        ({"codec_keys": {"a": b64(OLD), "b": b64(NEW)}}, "RUNFLOW_CODEC_KEY_ID must name the key"),
+        ({"codec_keys": {"a": b64(b"short")}}, "RUNFLOW_CODEC_KEYS: the key 'a' must be base64 of exactly 32 bytes"),
+        ({"codec_keys": {"a": "not base64!"}}, "RUNFLOW_CODEC_KEYS: the key 'a' is not valid base64"),
+        ({"codec_key_id": "a"}, "RUNFLOW_CODEC_KEY_ID is set but RUNFLOW_CODEC_KEYS is empty"),
+    ],
+)
 def test_settings_validation_names_the_setting_and_never_the_key(tmp_path, kw, message):
     with pytest.raises(ValueError, match=message) as raised:
         codec_from_settings(settings(tmp_path, **kw))
@@ -168,11 +173,19 @@ def test_connect_options_with_a_client_certificate(tmp_path):
     (tmp_path / "c.pem").write_bytes(b"CERT")
     (tmp_path / "k.pem").write_bytes(b"KEY")
     (tmp_path / "ca.pem").write_bytes(b"CA")
-    options = connect_options(settings(tmp_path, temporal_tls_cert=tmp_path / "c.pem",
-                                       temporal_tls_key=tmp_path / "k.pem", temporal_tls_ca=tmp_path / "ca.pem",
-                                       temporal_tls_server_name="ns.tmprl.example", codec_keys={"a": b64(OLD)}))
-    assert options["tls"] == TLSConfig(client_cert=b"CERT", client_private_key=b"KEY", server_root_ca_cert=b"CA",
-                                       domain="ns.tmprl.example")
+    options = connect_options(
+        settings(
+            tmp_path,
+            temporal_tls_cert=tmp_path / "c.pem",
+            temporal_tls_key=tmp_path / "k.pem",
+            temporal_tls_ca=tmp_path / "ca.pem",
+            temporal_tls_server_name="ns.tmprl.example",
+            codec_keys={"a": b64(OLD)},
+        )
+    )
+    assert options["tls"] == TLSConfig(
+        client_cert=b"CERT", client_private_key=b"KEY", server_root_ca_cert=b"CA", domain="ns.tmprl.example"
+    )
     assert isinstance(options["data_converter"].payload_codec, EncryptionCodec)
 
 
@@ -187,8 +200,9 @@ def test_connect_options_with_an_api_key(tmp_path, monkeypatch):
     assert with_ca["api_key"] == "secret-key" and with_ca["tls"] == TLSConfig(server_root_ca_cert=b"CA")
 
 
-@pytest.mark.parametrize("given, missing", [("temporal_tls_cert", "TEMPORAL_TLS_KEY"),
-                                            ("temporal_tls_key", "TEMPORAL_TLS_CERT")])
+@pytest.mark.parametrize(
+    "given, missing", [("temporal_tls_cert", "TEMPORAL_TLS_KEY"), ("temporal_tls_key", "TEMPORAL_TLS_CERT")]
+)
 def test_a_client_certificate_needs_its_key(tmp_path, given, missing):
     (tmp_path / "x.pem").write_bytes(b"X")
     with pytest.raises(ValueError, match=f"{given.upper()} is set but {missing} is not"):
@@ -198,5 +212,6 @@ def test_a_client_certificate_needs_its_key(tmp_path, given, missing):
 def test_an_unreadable_certificate_names_the_setting(tmp_path):
     (tmp_path / "k.pem").write_bytes(b"KEY")
     with pytest.raises(ValueError, match="TEMPORAL_TLS_CERT: cannot read .*missing.pem"):
-        connect_options(settings(tmp_path, temporal_tls_cert=tmp_path / "missing.pem",
-                                 temporal_tls_key=tmp_path / "k.pem"))
+        connect_options(
+            settings(tmp_path, temporal_tls_cert=tmp_path / "missing.pem", temporal_tls_key=tmp_path / "k.pem")
+        )

@@ -65,7 +65,8 @@ async def test_replaying_a_workflow_logs_nothing(lab, make_plan, captured):
     captured.truncate(0)
     captured.seek(0)
     await Replayer(workflows=[ActivityLifecycleWorkflow], data_converter=build_data_converter()).replay_workflow(
-        history)
+        history
+    )
     assert [r for r in lines(captured) if r.get("logger") == "temporalio.workflow"] == []
 
 
@@ -85,8 +86,14 @@ def test_a_failing_send_logs_its_traceback_without_local_variables(fmt):
     try:
         mailer = MemoryMailer()
         mailer.fail_next = 1
-        row = OutboxMessage(key="k", activity_id="a", purpose="registration", recipient=PEOPLE[0][1],
-                            subject=f"Hej {PEOPLE[0][0]}", body=f"Hej {PEOPLE[0][0]}!")
+        row = OutboxMessage(
+            key="k",
+            activity_id="a",
+            purpose="registration",
+            recipient=PEOPLE[0][1],
+            subject=f"Hej {PEOPLE[0][0]}",
+            body=f"Hej {PEOPLE[0][0]}!",
+        )
         try:
             asyncio.run(mailer.send(to_email(row, "RUN <run@test>")))
         except ConnectionError:

@@ -59,13 +59,17 @@ async def test_a_mailbox_the_sink_refuses_is_marked_undeliverable_and_the_rest_i
     controller = start_sink(tmp_path / "mail", port, refuse=["okand@skola.test"])
     try:
         outbox = Outbox(store, SmtpMailer("127.0.0.1", port, timeout=10), "RUN <run@test>")
-        batch = [Envelope(key=f"k{i}", activity_id="a1", purpose="invitation", recipient=to, subject="Inbjudan",
-                          body="Hej!") for i, to in enumerate(["anna@skola.test", "okand@skola.test", "bo@skola.test"])]
+        batch = [
+            Envelope(key=f"k{i}", activity_id="a1", purpose="invitation", recipient=to, subject="Inbjudan", body="Hej!")
+            for i, to in enumerate(["anna@skola.test", "okand@skola.test", "bo@skola.test"])
+        ]
         assert await outbox.send(batch) == 2
     finally:
         controller.stop()
-    delivered = [message_from_bytes(f.read_bytes(), policy=policy.default)["To"]
-                 for f in sorted((tmp_path / "mail").glob("*.eml"))]
+    delivered = [
+        message_from_bytes(f.read_bytes(), policy=policy.default)["To"]
+        for f in sorted((tmp_path / "mail").glob("*.eml"))
+    ]
     assert delivered == ["anna@skola.test", "bo@skola.test"]
     [failed] = store.undeliverable("a1")
     assert failed.recipient == "okand@skola.test" and failed.error.startswith("recipient_refused: 550")

@@ -1,4 +1,5 @@
-"""Every lifecycle branch on the time-skipping server, with the real activities, a SQLite store and an in-memory mailer."""
+"""Every lifecycle branch on the time-skipping server, with the real activities, a SQLite store and an in-memory
+mailer."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
+from temporalio.worker import Replayer
 
 from activities_impl.store import ANONYMISED_EMAIL
 from api.service import Refused
 from domain.lifecycle import OverrideAction, SeatStatus
 from domain.phases import Phase
-from temporalio.worker import Replayer
-
 from worker.converter import build_data_converter
 from workflows import search_attributes as sa
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow
@@ -26,8 +26,11 @@ ORGS = ["sundsvall", "ostersund", "are"]
 async def register(lab, plan, n: int, start: int = 0, **kw):
     results = []
     for i in range(start, start + n):
-        results.append(await lab.service.register(plan.id, name=f"Person {i}", email=f"p{i}@skola.test",
-                                                  organisation=ORGS[i % 3], role="lärare", **kw))
+        results.append(
+            await lab.service.register(
+                plan.id, name=f"Person {i}", email=f"p{i}@skola.test", organisation=ORGS[i % 3], role="lärare", **kw
+            )
+        )
     return results
 
 
@@ -45,7 +48,8 @@ async def replay(handle) -> None:
     """The code replays its own history deterministically, with the same data converter."""
     history = await handle.fetch_history()
     await Replayer(workflows=[ActivityLifecycleWorkflow], data_converter=build_data_converter()).replay_workflow(
-        history)
+        history
+    )
 
 
 def body(message) -> str:
@@ -84,8 +88,11 @@ async def test_run_branch_goes_through_every_phase_to_anonymised(lab, make_plan)
     s2_survey = [m["To"] for m in lab.mails("survey") if "träff 2" in m["Subject"]]
     assert sorted(s2_survey) == ["p0@skola.test", "p1@skola.test", "p2@skola.test"]
     # Session 2's attendance is unknown, so the final evaluation goes to everyone confirmed.
-    assert sorted(m["To"] for m in lab.mails("survey") if m["Subject"].startswith("Slututvärdering")) == \
-        ["p0@skola.test", "p1@skola.test", "p2@skola.test"]
+    assert sorted(m["To"] for m in lab.mails("survey") if m["Subject"].startswith("Slututvärdering")) == [
+        "p0@skola.test",
+        "p1@skola.test",
+        "p2@skola.test",
+    ]
 
     status = await lab.service.status(plan.id)
     assert status.phase is Phase.EVALUATING
@@ -211,8 +218,10 @@ async def test_waiting_list_fifo_and_promotion_on_withdrawal(lab, make_plan):
     results = await register(lab, plan, 5)
     assert [r.status for r in results] == [SeatStatus.CONFIRMED] * 3 + [SeatStatus.WAITLISTED] * 2
     assert [r.waitlist_position for r in results[3:]] == [1, 2]
-    assert [m["To"] for m in lab.mails("registration") if "Reservlista" in m["Subject"]] == \
-        ["p3@skola.test", "p4@skola.test"]
+    assert [m["To"] for m in lab.mails("registration") if "Reservlista" in m["Subject"]] == [
+        "p3@skola.test",
+        "p4@skola.test",
+    ]
 
     withdrawal = await lab.service.withdraw(plan.id, "p1@skola.test")
     assert withdrawal.previous_status is SeatStatus.CONFIRMED
@@ -222,19 +231,28 @@ async def test_waiting_list_fifo_and_promotion_on_withdrawal(lab, make_plan):
     status = await lab.service.status(plan.id)
     assert (status.confirmed, status.waitlisted, status.withdrawn) == (3, 1, 1)
     stored = {p.email: r.status for r, p in lab.store.registrations(plan.id)}
-    assert stored == {"p0@skola.test": "confirmed", "p1@skola.test": "withdrawn", "p2@skola.test": "confirmed",
-                      "p3@skola.test": "confirmed", "p4@skola.test": "waitlisted"}
+    assert stored == {
+        "p0@skola.test": "confirmed",
+        "p1@skola.test": "withdrawn",
+        "p2@skola.test": "confirmed",
+        "p3@skola.test": "confirmed",
+        "p4@skola.test": "waitlisted",
+    }
 
 
 async def test_teams_take_their_size_and_are_never_split(lab, make_plan):
-    plan = make_plan(await lab.now(), places=10, min_participants=1, teams={"allowed": True, "min_size": 5,
-                                                                            "max_size": 8})
+    plan = make_plan(
+        await lab.now(), places=10, min_participants=1, teams={"allowed": True, "min_size": 5, "max_size": 8}
+    )
     await open_activity(lab, plan)
     [team] = await register(lab, plan, 1, team_size=8)
     [small] = await register(lab, plan, 1, start=1, team_size=5)
     [solo] = await register(lab, plan, 1, start=2)
-    assert (team.status, small.status, solo.status) == (SeatStatus.CONFIRMED, SeatStatus.WAITLISTED,
-                                                        SeatStatus.CONFIRMED)
+    assert (team.status, small.status, solo.status) == (
+        SeatStatus.CONFIRMED,
+        SeatStatus.WAITLISTED,
+        SeatStatus.CONFIRMED,
+    )
     with pytest.raises(Refused, match="team size 3 is outside 5-8"):
         await register(lab, plan, 1, start=3, team_size=3)
     await lab.service.withdraw(plan.id, "p0@skola.test")
@@ -297,7 +315,8 @@ async def test_survey_reminder_goes_only_to_non_responders_and_follow_up_to_atte
     assert '"answers": 2' in lab.store.report(plan.id).summary_json
     # Anonymised: the free texts ("mer läsning") are gone, the scale answers stay.
     assert [json.loads(a.answers_json) for a in lab.store.survey_answers(plan.id)] == [
-        {"behov": 4, "ta_med": "(raderad)"}] * 2
+        {"behov": 4, "ta_med": "(raderad)"}
+    ] * 2
 
 
 async def test_anonymisation_erases_people_and_keeps_counts(lab, make_plan):
@@ -306,8 +325,9 @@ async def test_anonymisation_erases_people_and_keeps_counts(lab, make_plan):
     await register(lab, plan, 3)
     await lab.advance_to(plan.sessions[0].start + timedelta(minutes=1))
     await lab.service.attendance(plan.id, 1, ["p0@skola.test", "p1@skola.test"])
-    await lab.advance_to(plan.sessions[-1].end + plan.surveys.follow_up_after + plan.surveys.window
-                         + timedelta(hours=1))
+    await lab.advance_to(
+        plan.sessions[-1].end + plan.surveys.follow_up_after + plan.surveys.window + timedelta(hours=1)
+    )
     assert (await lab.service.status(plan.id)).phase is Phase.COMPLETED
     report_before = lab.store.report(plan.id).summary_json
     assert lab.store.participant_by_email(plan.id, "p0@skola.test") is not None  # kept during retention
@@ -335,7 +355,8 @@ async def test_continue_as_new_with_a_lowered_threshold_keeps_state(lab, make_pl
     assert len(lab.store.registrations(plan.id)) == 25
     assert len(lab.mails("registration")) == 25
     assert Counter(m["To"] for m in lab.mails("confirmed")) == Counter(
-        {f"p{i}@skola.test": 1 for i in range(21) if i != 3})
+        {f"p{i}@skola.test": 1 for i in range(21) if i != 3}
+    )
     await replay(handle)  # the first run, which ends in continue-as-new
     await replay(lab.env.client.get_workflow_handle(handle.id))  # the last run, started from the carried state
 

@@ -49,8 +49,10 @@ async def test_session_reminder_carries_only_that_session(lab, make_plan):
     await lab.advance_to(plan.sessions[1].start - timedelta(minutes=1))
     reminders = lab.mails("session-reminder", to="anna@skola.test")
     assert len(reminders) == 2
-    assert [[str(e["UID"]) for e in events(m)[1]] for m in reminders] == \
-        [[f"{plan.id}-session-1@runflow"], [f"{plan.id}-session-2@runflow"]]
+    assert [[str(e["UID"]) for e in events(m)[1]] for m in reminders] == [
+        [f"{plan.id}-session-1@runflow"],
+        [f"{plan.id}-session-2@runflow"],
+    ]
 
 
 async def test_withdrawal_removes_the_sessions_from_the_calendar(lab, make_plan):
@@ -76,8 +78,9 @@ async def test_registering_again_after_a_withdrawal_puts_the_sessions_back(lab, 
         await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
         await lab.service.withdraw(plan.id, "anna@skola.test")
     await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
-    sent = [events(m) for m in lab.mails(to="anna@skola.test") if m["X-Runflow-Purpose"] in ("registration",
-                                                                                          "withdrawal")]
+    sent = [
+        events(m) for m in lab.mails(to="anna@skola.test") if m["X-Runflow-Purpose"] in ("registration", "withdrawal")
+    ]
     assert [method for method, _ in sent] == ["PUBLISH", "CANCEL", "PUBLISH", "CANCEL", "PUBLISH"]
     sequences = [int(evs[0]["SEQUENCE"]) for _, evs in sent]
     assert sequences == sorted(set(sequences))  # strictly increasing: each file replaces the one before

@@ -6,8 +6,6 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-
 from domain.lifecycle import SeatStatus
 
 
@@ -17,8 +15,9 @@ async def test_200_concurrent_registrations_for_60_places_then_10_concurrent_wit
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
 
     async def register(i: int):
-        return await lab.service.register(plan.id, name=f"Person {i}", email=f"p{i}@skola.test",
-                                          organisation="sundsvall", role="lärare")
+        return await lab.service.register(
+            plan.id, name=f"Person {i}", email=f"p{i}@skola.test", organisation="sundsvall", role="lärare"
+        )
 
     results = await asyncio.gather(*(register(i) for i in range(200)))
     statuses = Counter(r.status for r in results)
@@ -49,8 +48,11 @@ async def run_lengths(client, handle) -> list[int]:
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
         lengths.append(len(history.events))
         last = history.events[-1]
-        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                  if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
     return lengths
 
 
@@ -60,8 +62,13 @@ async def test_2000_participants_complete_with_every_run_under_the_event_limit(l
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
 
     async def register(i: int):
-        return await lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test",
-                                          organisation=["sundsvall", "are", "berg"][i % 3], role="lärare")
+        return await lab.service.register(
+            plan.id,
+            name=f"P{i}",
+            email=f"p{i}@skola.test",
+            organisation=["sundsvall", "are", "berg"][i % 3],
+            role="lärare",
+        )
 
     for batch in range(0, 2000, 100):
         await asyncio.gather(*(register(i) for i in range(batch, batch + 100)))

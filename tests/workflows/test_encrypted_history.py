@@ -40,8 +40,10 @@ KEY_ID = "test-2026-11"
 CODEC = EncryptionCodec({KEY_ID: os.urandom(32)}, KEY_ID)
 CONVERTER = build_data_converter(CODEC)
 
-PEOPLE = [("Astrid Lindqvist", "astrid.lindqvist@skola.test", "sundsvall"),
-          ("Bertil Öberg", "bertil.oberg@skola.test", "ostersund")]
+PEOPLE = [
+    ("Astrid Lindqvist", "astrid.lindqvist@skola.test", "sundsvall"),
+    ("Bertil Öberg", "bertil.oberg@skola.test", "ostersund"),
+]
 TEAM = ["Cecilia Holm", "Dragan Nikolić"]
 TEAM_CONTACT = ("Cecilia Holm", "cecilia.holm@skola.test", "are")
 FREE_TEXT = "Läsloggarna fungerade fint i klass 4B hos Rektor Sundin"
@@ -50,8 +52,9 @@ TITLE = "Hemlig titel om läsförståelse i Ånge"
 
 @pytest.fixture(scope="module")
 async def encrypted_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.test_server(),
-                                                        data_converter=CONVERTER)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binaries.test_server(), data_converter=CONVERTER
+    )
     await register_search_attributes(env.client)
     yield env
     await env.shutdown()
@@ -88,17 +91,22 @@ def is_payload(node: dict) -> bool:
 
 
 async def test_the_raw_history_holds_no_personal_data_and_still_replays(lab):
-    plan = plan_at(await lab.now(), title=TITLE, places=5, min_participants=2,
-                   teams={"allowed": True, "min_size": 2, "max_size": 3})
+    plan = plan_at(
+        await lab.now(),
+        title=TITLE,
+        places=5,
+        min_participants=2,
+        teams={"allowed": True, "min_size": 2, "max_size": 3},
+    )
     lab.mailer.fail_next = 1  # the invitation fails once and is retried (a real server keeps its last failure)
     handle = await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=30))  # past the retry of the invitation
     for name, email, org in PEOPLE:
-        await lab.service.register(plan.id, name=name, email=email, organisation=org, role="lärare",
-                                   school="Ekskolan")
+        await lab.service.register(plan.id, name=name, email=email, organisation=org, role="lärare", school="Ekskolan")
     name, email, org = TEAM_CONTACT
-    team = await lab.service.register(plan.id, name=name, email=email, organisation=org, role="lärare",
-                                      team_members=TEAM)
+    team = await lab.service.register(
+        plan.id, name=name, email=email, organisation=org, role="lärare", team_members=TEAM
+    )
     assert team.status.value == "confirmed"
 
     # With the codec, queries and updates work as before.
@@ -123,8 +131,7 @@ async def test_the_raw_history_holds_no_personal_data_and_still_replays(lab):
     assert description.typed_search_attributes.get(sa.PHASE) == "anonymised"  # never encrypted
 
     # The raw history, as the server stores it and as anyone without the key sees it.
-    keyless = await Client.connect(lab.env.client.service_client.config.target_host,
-                                   namespace=lab.env.client.namespace)
+    keyless = await Client.connect(lab.env.client.service_client.config.target_host, namespace=lab.env.client.namespace)
     history = await keyless.get_workflow_handle(handle.id).fetch_history()
     raw = history.to_json()
     tree = json.loads(raw)
@@ -145,8 +152,16 @@ async def test_the_raw_history_holds_no_personal_data_and_still_replays(lab):
         plain_texts.append(base64.b64decode(node.get("data", "")).decode("utf-8", "replace"))
     assert payloads > 20 and indexed > 0
     everything = "\n".join(plain_texts)
-    secrets = [TITLE, plan.organiser_email, FREE_TEXT, "Ekskolan", "O111", "meet.test", *TEAM,
-               *(part for person in [*PEOPLE, TEAM_CONTACT] for part in person[:2])]
+    secrets = [
+        TITLE,
+        plan.organiser_email,
+        FREE_TEXT,
+        "Ekskolan",
+        "O111",
+        "meet.test",
+        *TEAM,
+        *(part for person in [*PEOPLE, TEAM_CONTACT] for part in person[:2]),
+    ]
     for secret in secrets:
         assert secret not in everything, secret
         assert secret.encode() not in raw.encode()
@@ -160,8 +175,13 @@ async def test_the_raw_history_holds_no_personal_data_and_still_replays(lab):
 
 def assert_failures_encoded(tree) -> list[dict]:
     """Every failure in the history has "Encoded failure" as its message and its real text encrypted."""
-    failures = [node for _, node in walk(tree) if "encodedAttributes" in node or "stackTrace" in node
-                or ("message" in node and ("source" in node or "applicationFailureInfo" in node))]
+    failures = [
+        node
+        for _, node in walk(tree)
+        if "encodedAttributes" in node
+        or "stackTrace" in node
+        or ("message" in node and ("source" in node or "applicationFailureInfo" in node))
+    ]
     for node in failures:
         assert node["message"] == "Encoded failure" and not node.get("stackTrace"), node
         assert base64.b64decode(node["encodedAttributes"]["metadata"]["encoding"]) == ENCODING
@@ -173,9 +193,12 @@ def assert_failures_encoded(tree) -> list[dict]:
 async def test_failure_messages_and_stack_traces_are_encoded(idle_lab):
     lab = idle_lab
     async with lab.worker():
-        handle = await lab.env.client.start_workflow(ActivityLifecycleWorkflow.run, LifecycleInput(),
-                                                     id=f"activity-broken-{os.urandom(4).hex()}",
-                                                     task_queue=lab.task_queue)
+        handle = await lab.env.client.start_workflow(
+            ActivityLifecycleWorkflow.run,
+            LifecycleInput(),
+            id=f"activity-broken-{os.urandom(4).hex()}",
+            task_queue=lab.task_queue,
+        )
         with pytest.raises(WorkflowFailureError) as raised:
             await handle.result()
     gc.collect()  # here, where the warning filter above applies

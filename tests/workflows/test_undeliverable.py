@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
-
 from activities_impl.store import StoreError
 from api.service import Service, Unconfirmed
 from domain.phases import Phase
@@ -15,8 +13,10 @@ ORGS = ["sundsvall", "ostersund", "are"]
 
 
 async def register(lab, plan, emails):
-    return [await lab.service.register(plan.id, name=f"Person {i}", email=email, organisation=ORGS[i % 3],
-                                       role="lärare") for i, email in enumerate(emails)]
+    return [
+        await lab.service.register(plan.id, name=f"Person {i}", email=email, organisation=ORGS[i % 3], role="lärare")
+        for i, email in enumerate(emails)
+    ]
 
 
 def notices(lab, plan) -> list:
@@ -45,7 +45,9 @@ async def test_a_refused_address_in_the_confirmation_and_announcement_does_not_s
     assert sorted(m["To"] for m in lab.mails("confirmed")) == ["p0@skola.test", "p2@skola.test"]
     assert len(notices(lab, plan)) == 1  # refused before: not tried again, the organiser not told again
     assert [m.error.partition(":")[0] for m in lab.store.undeliverable(plan.id)] == [
-        "recipient_refused", "known_undeliverable"]  # the announcement was not even offered to the server
+        "recipient_refused",
+        "known_undeliverable",
+    ]  # the announcement was not even offered to the server
 
     result = await handle.result()  # sessions, surveys, report and anonymisation all go on
     assert result.phase is Phase.ANONYMISED
@@ -99,7 +101,8 @@ async def test_the_update_gate_is_released_when_an_update_never_answers(lab):
 
     # More than the gate lets through at once: each holder is released after the timeout, and the queued ones
     # get their turn (before, all ten waited for ever and every later registration of the activity with them).
-    outcomes = await asyncio.wait_for(asyncio.gather(
-        *(service._update("a1", Stuck(), None, None) for _ in range(10)), return_exceptions=True), 5)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(service._update("a1", Stuck(), None, None) for _ in range(10)), return_exceptions=True), 5
+    )
     assert all(isinstance(o, Unconfirmed) for o in outcomes)
     assert service._gates["a1"]._value == 8
