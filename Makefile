@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean record-histories bench
+.PHONY: run test lint format venv clean record-histories bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (runflow needs Python 3.11)"; exit 2; }
@@ -20,6 +20,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The lint gate (also run by .ci/run before the tests, and by pre-commit): ruff lint and format.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Benchmarks, not tests: one table and bench/results.json (see BENCHMARKS.md). BENCH_ARGS=--quick: a short smoke run.
 bench: $(STAMP)
