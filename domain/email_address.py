@@ -43,6 +43,8 @@ def parse_email(text: str) -> str:
         )
     except EmailNotValidError as exc:
         raise InvalidEmail(f"not a valid e-mail address: {exc}") from None
+    if parsed.ascii_email is None:  # only with SMTPUTF8, which is not allowed above
+        raise InvalidEmail("not a valid e-mail address: it needs SMTPUTF8")
     return parsed.ascii_email.lower()
 
 

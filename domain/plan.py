@@ -8,6 +8,7 @@ sees: ids, times and counts, no personal data (no organiser e-mail, no rooms).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import SimpleNamespace
@@ -73,17 +74,13 @@ def _http_link(value: str) -> str:
     return value
 
 
-def _line(min_length: int, max_length: int) -> Any:
-    """A single line of text: length checked first, then no control characters."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_one_line)]
-
-
-Title = _line(3, 200)
-FocusArea = _line(2, 100)
-TargetGroup = _line(1, 100)
-OrganisationId = _line(1, 100)
-Room = _line(0, 200)
-SessionTitle = _line(0, 200)
+# Single lines of text: the length is checked first, then no control characters.
+Title = Annotated[str, StringConstraints(min_length=3, max_length=200), AfterValidator(_one_line)]
+FocusArea = Annotated[str, StringConstraints(min_length=2, max_length=100), AfterValidator(_one_line)]
+TargetGroup = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_one_line)]
+OrganisationId = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_one_line)]
+Room = Annotated[str, StringConstraints(max_length=200), AfterValidator(_one_line)]
+SessionTitle = Annotated[str, StringConstraints(max_length=200), AfterValidator(_one_line)]
 Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_text)]
 Link = Annotated[str, StringConstraints(max_length=500), AfterValidator(_one_line), AfterValidator(_http_link)]
 Email = Annotated[str, AfterValidator(parse_organiser_email)]  # InvalidEmail is a ValueError; length checked first
@@ -247,7 +244,10 @@ def plan_problems(plan: Any, reference: ReferenceData | None = None) -> list[Pro
     return problems
 
 
-def _registration_problems(reg: Registration, add) -> None:
+AddProblem = Callable[[str, str], None]
+
+
+def _registration_problems(reg: Registration, add: AddProblem) -> None:
     if reg.opens >= reg.deadline:
         add("registration.deadline", "must be after registration.opens")
     for i, offset in enumerate(reg.reminders_before_deadline):
@@ -257,7 +257,7 @@ def _registration_problems(reg: Registration, add) -> None:
             add(f"registration.reminders_before_deadline[{i}]", "falls before registration opens")
 
 
-def _session_problems(sessions: list[SessionPlan], add) -> None:
+def _session_problems(sessions: list[SessionPlan], add: AddProblem) -> None:
     for i, session in enumerate(sessions):
         field = f"sessions[{i}]"
         if session.end <= session.start:
@@ -272,7 +272,7 @@ def _session_problems(sessions: list[SessionPlan], add) -> None:
                 add(f"{field}.start", f"overlaps sessions[{i - 1}], which ends {previous.end.isoformat()}")
 
 
-def _survey_problems(surveys: Surveys, add) -> None:
+def _survey_problems(surveys: Surveys, add: AddProblem) -> None:
     if surveys.window <= timedelta(0):
         add("surveys.window", "must be longer than zero")
     elif surveys.reminder_after >= surveys.window:
@@ -281,7 +281,7 @@ def _survey_problems(surveys: Surveys, add) -> None:
         add("surveys.follow_up_after", "must be after surveys.final_evaluation_after")
 
 
-def _reference_problems(plan: Any, reference: ReferenceData, add) -> None:
+def _reference_problems(plan: Any, reference: ReferenceData, add: AddProblem) -> None:
     if getattr(plan, "invitation", None) is not None:
         known = reference.organisation_ids
         for i, org in enumerate(plan.invitation.organisations):
@@ -302,7 +302,7 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "plan"
 
 
-def _valid_fields(data: dict) -> SimpleNamespace:
+def _valid_fields(data: dict[str, Any]) -> SimpleNamespace:
     """Each top-level field validated on its own; None where it is invalid or missing."""
     values = {}
     for name, field in ActivityPlan.model_fields.items():
@@ -310,7 +310,7 @@ def _valid_fields(data: dict) -> SimpleNamespace:
             values[name] = None if field.is_required() else field.get_default(call_default_factory=True)
             continue
         try:
-            kind = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+            kind: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
             values[name] = TypeAdapter(kind).validate_python(data[name])
         except ValidationError:
             values[name] = None

@@ -95,7 +95,7 @@ def check_yaml(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
             elif isinstance(event, yaml.AliasEvent):
                 if any(frame[0] == event.anchor for frame in frames):
                     raise SourceError("has a YAML alias inside the node it refers to (a cycle)")
-                size, height = anchors.get(event.anchor, (1, 0))  # an unknown anchor: the parse names it
+                size, height = anchors.get(event.anchor or "", (1, 0))  # an unknown anchor: the parse names it
                 nodes += size
                 if depth + height > max_depth:
                     raise _too_deep(max_depth)

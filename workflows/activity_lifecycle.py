@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         AttendanceRequest,
         Decision,
         DecisionBy,
+        LifecyclePlan,
         NextDue,
         OverrideAction,
         OverrideRequest,
@@ -311,13 +312,14 @@ class ActivityLifecycleWorkflow:
 
     async def take_step(self, step: Step) -> None:
         no = step.session_no
+        survey = step.survey or ""  # every survey step names its survey (domain.schedule)
         if step.kind is StepKind.SESSION_REMINDER:
-            session = self.plan.session(no)
+            session = self.plan.session(no) if no is not None else None
             if session is not None and workflow.now() < session.start:
                 await self.activity(
                     "send_session_reminder",
                     SessionReminder(
-                        **self.ref().model_dump(), session_no=no, participant_ids=self.confirmed_participants()
+                        **self.ref().model_dump(), session_no=session.no, participant_ids=self.confirmed_participants()
                     ),
                 )
         elif step.kind is StepKind.SESSION_START:
@@ -328,19 +330,19 @@ class ActivityLifecycleWorkflow:
                 self.set_phase(Phase.EVALUATING)
             elif step.survey == FOLLOW_UP:
                 self.set_phase(Phase.FOLLOW_UP)
-            await self.send_survey(step.survey, self.survey_recipients(no))
+            await self.send_survey(survey, self.survey_recipients(no))
         elif step.kind is StepKind.SURVEY_REMIND:
             await self.activity(
-                "remind_survey", SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now())
+                "remind_survey", SurveyStep(**self.ref().model_dump(), survey=survey, at=workflow.now())
             )
         elif step.kind is StepKind.SURVEY_CLOSE:
             count = await self.activity(
                 "close_survey",
-                SurveyStep(**self.ref().model_dump(), survey=step.survey, at=workflow.now()),
+                SurveyStep(**self.ref().model_dump(), survey=survey, at=workflow.now()),
                 result_type=SurveyCount,
             )
             if count is not None:  # None: closing failed permanently (recorded as a decision)
-                self.s.surveys[step.survey] = count
+                self.s.surveys[survey] = count
         elif step.kind is StepKind.REPORT:
             await self.activity("send_report", self.ref())
             self.set_phase(Phase.COMPLETED)
@@ -566,7 +568,7 @@ class ActivityLifecycleWorkflow:
         return self.s.phase
 
     @property
-    def plan(self):
+    def plan(self) -> LifecyclePlan:
         return self.s.plan
 
     def ref(self) -> PlanRef:
@@ -581,15 +583,15 @@ class ActivityLifecycleWorkflow:
         self.sync_search_attributes()
 
     def sync_search_attributes(self) -> None:
-        wanted = {
-            sa.PHASE: self.phase.value,
-            sa.CONFIRMED_COUNT: self.s.book.confirmed,
-            sa.BELOW_MINIMUM: self.s.book.confirmed < self.plan.min_participants,
-            sa.FIRST_SESSION_START: self.plan.first_start,
-            sa.FOCUS_AREA: self.plan.focus_area,
-        }
+        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+            (sa.PHASE, self.phase.value),
+            (sa.CONFIRMED_COUNT, self.s.book.confirmed),
+            (sa.BELOW_MINIMUM, self.s.book.confirmed < self.plan.min_participants),
+            (sa.FIRST_SESSION_START, self.plan.first_start),
+            (sa.FOCUS_AREA, self.plan.focus_area),
+        ]
         current = workflow.info().typed_search_attributes
-        changes = [key.value_set(value) for key, value in wanted.items() if current.get(key) != value]
+        changes = [key.value_set(value) for key, value in wanted if current.get(key) != value]
         if changes:
             workflow.upsert_search_attributes(changes)
 

@@ -6,6 +6,7 @@ They carry phases, counts, dates and focus areas only: search attributes are nev
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -16,7 +17,7 @@ FOCUS_AREA = SearchAttributeKey.for_keyword("RunflowFocusArea")
 BELOW_MINIMUM = SearchAttributeKey.for_bool("RunflowBelowMinimum")
 
 
-def all_keys() -> list[SearchAttributeKey]:
+def all_keys() -> list[SearchAttributeKey[Any]]:
     return [PHASE, FIRST_SESSION_START, CONFIRMED_COUNT, FOCUS_AREA, BELOW_MINIMUM]
 
 
