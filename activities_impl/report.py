@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from activities_impl.calendar import location_text
 from activities_impl.store import Store
@@ -135,8 +135,8 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
     with store.session() as s:  # counted by the database: an activity may have 100,000 rows of each
         rows = s.exec(
             select(Registration.status, Participant.role, Organisation.short_name, func.sum(Registration.team_size))
-            .join(Participant, Participant.id == Registration.participant_id)
-            .join(Organisation, Organisation.id == Participant.organisation_id)
+            .join(Participant, col(Participant.id) == col(Registration.participant_id))
+            .join(Organisation, col(Organisation.id) == col(Participant.organisation_id))
             .where(Registration.activity_id == activity_id)
             .group_by(Registration.status, Participant.role, Organisation.short_name)
         )
@@ -148,11 +148,11 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
         for session_no, present in s.exec(
             select(Attendance.session_no, func.count())
             .where(Attendance.activity_id == activity_id, Attendance.present)
-            .group_by(Attendance.session_no)
+            .group_by(col(Attendance.session_no))
         ):
             attendance[session_no] = present
         for survey, count, answered_count in s.exec(
-            select(SurveyInvitation.survey, func.count(), func.count(SurveyInvitation.answered_at))
+            select(SurveyInvitation.survey, func.count(), func.count(col(SurveyInvitation.answered_at)))
             .where(SurveyInvitation.activity_id == activity_id)
             .group_by(SurveyInvitation.survey)
         ):
@@ -161,7 +161,7 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
             s.exec(
                 select(SurveyAnswer.survey, SurveyAnswer.answers_json)
                 .where(SurveyAnswer.activity_id == activity_id)
-                .order_by(SurveyAnswer.id)
+                .order_by(col(SurveyAnswer.id))
             )
         )
 

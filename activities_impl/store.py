@@ -15,11 +15,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic import command
 from sqlalchemy import event, func, text
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, create_engine, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, col, create_engine, select
 
 from domain.email_address import ANONYMISED_EMAIL
 from domain.lifecycle import SeatStatus
@@ -71,7 +74,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - wiring
+        def _sqlite_pragmas(  # pragma: no cover - wiring
+            dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+        ) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -91,8 +96,11 @@ def _schema_lock(connection: Connection) -> None:
     SCHEMA_LOCK_KEY; SQLite for its write lock (`BEGIN IMMEDIATE`, within the busy timeout)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-    elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None  # None only once invalidated; `connection` is checked out and in use
+        if not dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Store:
@@ -138,7 +146,7 @@ class Store:
     # -- reference -------------------------------------------------------
     def organisations(self) -> list[Organisation]:
         with self.session() as s:
-            return list(s.exec(select(Organisation).order_by(Organisation.kind.desc(), Organisation.name)))
+            return list(s.exec(select(Organisation).order_by(col(Organisation.kind).desc(), col(Organisation.name))))
 
     def organisation_ids(self) -> set[str]:
         with self.session() as s:
@@ -147,7 +155,7 @@ class Store:
     def contacts(self, organisation_ids: Iterable[str], target_groups: Iterable[str]) -> list[Contact]:
         orgs, groups = list(organisation_ids), list(target_groups)
         with self.session() as s:
-            rows = s.exec(select(Contact).where(Contact.organisation_id.in_(orgs)).order_by(Contact.id))
+            rows = s.exec(select(Contact).where(col(Contact.organisation_id).in_(orgs)).order_by(col(Contact.id)))
             return [c for c in rows if c.target_group is None or c.target_group in groups]
 
     # -- activities and plans -------------------------------------------
@@ -211,7 +219,7 @@ class Store:
 
     def activities(self) -> list[Activity]:
         with self.session() as s:
-            return list(s.exec(select(Activity).order_by(Activity.created_at)))
+            return list(s.exec(select(Activity).order_by(col(Activity.created_at))))
 
     def plan(self, activity_id: str, version: int | None = None) -> ActivityPlan:
         with self.session() as s:
@@ -246,6 +254,7 @@ class Store:
                 select(Participant).where(Participant.activity_id == activity_id, Participant.email == email)
             ).first()
             if row is not None:  # details are kept as first given: a refused re-registration changes nothing
+                assert row.id is not None  # a stored row has its primary key
                 return row.id
             row = Participant(
                 activity_id=activity_id,
@@ -257,6 +266,7 @@ class Store:
             )
             s.add(row)
             s.flush()
+            assert row.id is not None  # assigned by the flush
             return row.id
 
     def participant_by_email(self, activity_id: str, email: str) -> Participant | None:
@@ -270,7 +280,7 @@ class Store:
     def participants(self, ids: Iterable[int]) -> list[Participant]:
         wanted = list(ids)
         with self.session() as s:
-            rows = {p.id: p for p in s.exec(select(Participant).where(Participant.id.in_(wanted)))}
+            rows = {p.id: p for p in s.exec(select(Participant).where(col(Participant.id).in_(wanted)))}
             return [rows[i] for i in wanted if i in rows]
 
     def discard_participant_if_unregistered(self, participant_id: int) -> None:
@@ -299,14 +309,16 @@ class Store:
 
     def team_members(self, participant_id: int) -> list[str]:
         with self.session() as s:
-            rows = s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id).order_by(TeamMember.id))
+            rows = s.exec(
+                select(TeamMember).where(TeamMember.participant_id == participant_id).order_by(col(TeamMember.id))
+            )
             return [m.name or "" for m in rows]
 
     def registration(self, registration_id: str) -> tuple[Registration, Participant] | None:
         with self.session() as s:
             row = s.exec(
                 select(Registration, Participant)
-                .join(Participant, Participant.id == Registration.participant_id)
+                .join(Participant, col(Participant.id) == col(Registration.participant_id))
                 .where(Registration.id == registration_id)
             ).first()
             return (row[0], row[1]) if row else None
@@ -342,14 +354,14 @@ class Store:
         with self.session() as s:
             query = (
                 select(Registration, Participant)
-                .join(Participant, Participant.id == Registration.participant_id)
+                .join(Participant, col(Participant.id) == col(Registration.participant_id))
                 .where(Registration.activity_id == activity_id)
-                .order_by(Registration.seq)
+                .order_by(col(Registration.seq))
             )
             if statuses is not None:
-                query = query.where(Registration.status.in_([st.value for st in statuses]))
+                query = query.where(col(Registration.status).in_([st.value for st in statuses]))
             if ids is not None:
-                query = query.where(Registration.id.in_(list(ids)))
+                query = query.where(col(Registration.id).in_(list(ids)))
             return list(s.exec(query))
 
     # -- attendance ------------------------------------------------------
@@ -363,7 +375,8 @@ class Store:
                 )
             )
             added = 0
-            for participant in s.exec(select(Participant).where(Participant.id.in_(list(present)))):
+            for participant in s.exec(select(Participant).where(col(Participant.id).in_(list(present)))):
+                assert participant.id is not None  # a stored row has its primary key
                 if participant.id not in seen and participant.activity_id == activity_id:
                     s.add(
                         Attendance(
@@ -417,15 +430,15 @@ class Store:
             query = (
                 select(SurveyInvitation)
                 .where(SurveyInvitation.activity_id == activity_id, SurveyInvitation.survey == survey)
-                .order_by(SurveyInvitation.id)
+                .order_by(col(SurveyInvitation.id))
             )
             if unanswered:
-                query = query.where(SurveyInvitation.answered_at.is_(None))
+                query = query.where(col(SurveyInvitation.answered_at).is_(None))
             return list(s.exec(query))
 
     def mark_reminded(self, invitation_ids: Iterable[int], at: datetime) -> None:
         with self.session() as s:
-            for row in s.exec(select(SurveyInvitation).where(SurveyInvitation.id.in_(list(invitation_ids)))):
+            for row in s.exec(select(SurveyInvitation).where(col(SurveyInvitation.id).in_(list(invitation_ids)))):
                 if row.reminded_at is None:
                     row.reminded_at = at
                     s.add(row)
@@ -444,7 +457,7 @@ class Store:
         with self.session() as s:
             return s.exec(select(SurveyInvitation).where(SurveyInvitation.token == token)).first()
 
-    def answer_survey(self, token: str, answers: dict, now: datetime | None = None) -> SurveyAnswer:
+    def answer_survey(self, token: str, answers: dict[str, Any], now: datetime | None = None) -> SurveyAnswer:
         """Store an answer for a token: once, before the survey closes; the answer is not linked to the person."""
         now = now or utcnow()
         with self.session() as s:
@@ -476,7 +489,9 @@ class Store:
     def survey_answers(self, activity_id: str) -> list[SurveyAnswer]:
         with self.session() as s:
             return list(
-                s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id).order_by(SurveyAnswer.id))
+                s.exec(
+                    select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id).order_by(col(SurveyAnswer.id))
+                )
             )
 
     # -- outbox ----------------------------------------------------------
@@ -522,15 +537,16 @@ class Store:
             return {}
         with self.session() as s:
             rows = s.exec(
-                select(OutboxMessage.recipient, func.count(OutboxMessage.id))
+                select(OutboxMessage.recipient, func.count(col(OutboxMessage.id)))
                 .where(
                     OutboxMessage.activity_id == activity_id,
-                    OutboxMessage.recipient.in_(wanted),
-                    OutboxMessage.attachments_json.contains('"text/calendar'),
+                    col(OutboxMessage.recipient).in_(wanted),
+                    col(OutboxMessage.attachments_json).contains('"text/calendar'),
                 )
                 .group_by(OutboxMessage.recipient)
             )
-            return {recipient: count for recipient, count in rows}
+            # `IN` never matches NULL: every recipient here is one of `wanted`
+            return {recipient: count for recipient, count in rows if recipient is not None}
 
     def mark_failed(self, key: str, reason: str, now: datetime) -> None:
         """The message can never be delivered: mark it failed with the reason, and write the audit entry, at once."""
@@ -560,8 +576,8 @@ class Store:
             return list(
                 s.exec(
                     select(OutboxMessage)
-                    .where(OutboxMessage.key.in_(wanted), OutboxMessage.status == "failed")
-                    .order_by(OutboxMessage.id)
+                    .where(col(OutboxMessage.key).in_(wanted), OutboxMessage.status == "failed")
+                    .order_by(col(OutboxMessage.id))
                 )
             )
 
@@ -583,7 +599,7 @@ class Store:
                 s.exec(
                     select(OutboxMessage)
                     .where(OutboxMessage.activity_id == activity_id, OutboxMessage.status == "failed")
-                    .order_by(OutboxMessage.id)
+                    .order_by(col(OutboxMessage.id))
                 )
             )
 
@@ -596,14 +612,22 @@ class Store:
 
     def outbox(self, activity_id: str | None = None) -> list[OutboxMessage]:
         with self.session() as s:
-            query = select(OutboxMessage).order_by(OutboxMessage.id)
+            query = select(OutboxMessage).order_by(col(OutboxMessage.id))
             if activity_id is not None:
                 query = query.where(OutboxMessage.activity_id == activity_id)
             return list(s.exec(query))
 
     # -- audit -----------------------------------------------------------
     def audit(
-        self, *, key: str, activity_id: str, at: datetime, kind: str, by: str, reason: str, details: dict | None = None
+        self,
+        *,
+        key: str,
+        activity_id: str,
+        at: datetime,
+        kind: str,
+        by: str,
+        reason: str,
+        details: dict[str, Any] | None = None,
     ) -> None:
         with self.session() as s:
             if s.exec(select(AuditEntry.id).where(AuditEntry.key == key)).first() is None:
@@ -625,7 +649,7 @@ class Store:
                 s.exec(
                     select(AuditEntry)
                     .where(AuditEntry.activity_id == activity_id)
-                    .order_by(AuditEntry.at, AuditEntry.id)
+                    .order_by(col(AuditEntry.at), col(AuditEntry.id))
                 )
             )
 
