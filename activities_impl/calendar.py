@@ -14,10 +14,12 @@ output depends only on the arguments (DTSTAMP is `stamp`, or now).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from icalendar import Calendar, Event, vCalAddress
 
-from domain.plan import ActivityPlan, Location, SessionPlan
+from domain.lifecycle import Location
+from domain.plan import ActivityPlan, SessionPlan
 
 PRODID = "-//RUN//runflow//SV"
 METHODS = ("PUBLISH", "REQUEST", "CANCEL")
@@ -117,7 +119,7 @@ def build_calendar(
         event.add("organizer", organizer)
         event.add("status", "CANCELLED" if cancel else "CONFIRMED")
         calendar.add_component(event)
-    return calendar.to_ical()
+    return cast(bytes, calendar.to_ical())  # icalendar leaves Component.to_ical unannotated
 
 
 def person_sequence(version: int, method: str, calendars_sent: int) -> int:

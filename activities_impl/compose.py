@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -87,7 +88,7 @@ class Composer:
             lstrip_blocks=True,
         )
 
-    def render(self, template: str, **context) -> tuple[str, str]:
+    def render(self, template: str, **context: Any) -> tuple[str, str]:
         text = self.env.get_template(f"{template}.txt.j2").render(**context)
         subject, _, body = text.partition("\n")
         return subject.strip(), body.lstrip("\n")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 from temporalio import activity
@@ -37,7 +39,7 @@ from domain.commands import (
 )
 from domain.lifecycle import SeatStatus
 from domain.plan import ActivityPlan
-from domain.tables import Participant, Registration
+from domain.tables import Participant, Registration, SurveyInvitation
 
 ICS = "text/calendar; method="
 UNDELIVERABLE = "undeliverable"
@@ -66,7 +68,7 @@ class LifecycleActivities:
     async def _plan(self, ref: PlanRef) -> ActivityPlan:
         return await asyncio.to_thread(self.store.plan, ref.activity_id, ref.plan_version)
 
-    def _context(self, plan: ActivityPlan) -> dict:
+    def _context(self, plan: ActivityPlan) -> dict[str, Any]:
         return {
             "plan": plan,
             "format_name": FORMAT_NAMES.get(plan.format.value, "en aktivitet"),
@@ -104,11 +106,12 @@ class LifecycleActivities:
         plan: ActivityPlan,
         key: str,
         purpose: str,
-        recipient: str,
+        recipient: str | None,
         template: str,
         attachments: list[Attachment] | None = None,
-        **context,
+        **context: Any,
     ) -> Envelope:
+        """An e-mail for the outbox; a recipient of None (an erased address) is stored and marked undeliverable."""
         subject, body = self.composer.render(template, **self._context(plan), **context)
         return Envelope(
             key=key,
@@ -395,10 +398,12 @@ class LifecycleActivities:
         plan = await self._plan(step)
         waiting = await asyncio.to_thread(self.store.survey_invitations, plan.id, step.survey, unanswered=True)
         sent = await self._survey_mails(plan, step.survey, waiting, "survey-reminder", "survey_reminder")
-        await asyncio.to_thread(self.store.mark_reminded, [i.id for i in waiting], step.at)
+        await asyncio.to_thread(self.store.mark_reminded, [i.id for i in waiting if i.id is not None], step.at)
         return sent
 
-    async def _survey_mails(self, plan: ActivityPlan, survey: str, invitations, purpose: str, template: str) -> int:
+    async def _survey_mails(
+        self, plan: ActivityPlan, survey: str, invitations: list[SurveyInvitation], purpose: str, template: str
+    ) -> int:
         people = {
             p.id: p
             for p in await asyncio.to_thread(
@@ -474,7 +479,7 @@ class LifecycleActivities:
             keep_free_text = False
         return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id, keep_free_text)
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         return [
             self.make_plan_current,
             self.send_invitation,
@@ -494,7 +499,7 @@ class LifecycleActivities:
         ]
 
 
-def _summary_counts(summary: dict) -> dict:
+def _summary_counts(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "confirmed": summary.get("confirmed", 0),
         "answers": summary.get("answers", 0),

@@ -50,7 +50,7 @@ class Envelope:
     key: str
     activity_id: str
     purpose: str
-    recipient: str
+    recipient: str | None  # None: the address was erased; `compose` refuses it and the message is marked failed
     subject: str
     body: str
     attachments: list[Attachment] = field(default_factory=list)
