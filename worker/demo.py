@@ -38,7 +38,9 @@ PEOPLE = [
 
 
 def demo_plan(now: datetime) -> ActivityPlan:
-    t = lambda seconds: now + timedelta(seconds=seconds)  # noqa: E731
+    def t(seconds: float) -> datetime:
+        return now + timedelta(seconds=seconds)
+
     return ActivityPlan.model_validate(
         {
             "id": f"demo-{now:%Y%m%d-%H%M%S}",
@@ -122,10 +124,11 @@ async def _answer_surveys(store: Store, activity_id: str) -> None:
     while True:
         for survey in ("s1", "s2", "final", "follow-up"):
             for invitation in await asyncio.to_thread(store.survey_invitations, activity_id, survey, unanswered=True):
-                if invitation.token in answered or (invitation.participant_id or 0) % 3 == 0:
+                pid = invitation.participant_id  # None once anonymised: no one to answer
+                if invitation.token in answered or pid is None or pid % 3 == 0:
                     continue
                 answers = {
-                    "behov": 4 + invitation.participant_id % 2,
+                    "behov": 4 + pid % 2,
                     "balans": 4,
                     "ny_kunskap": 5,
                     "ta_med": "Arbetssätt för gemensam läsning",

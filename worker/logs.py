@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 import temporalio.activity
 import temporalio.workflow
 from structlog.tracebacks import ExceptionDictTransformer
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 TEMPORAL_FIELDS = {
     "workflow_id": "workflow_id",
@@ -20,7 +22,7 @@ TEMPORAL_FIELDS = {
 }
 
 
-def _flatten_temporal(_logger, _name, event: dict) -> dict:
+def _flatten_temporal(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     """Bind Temporal's ids as top-level fields: workflow_id, run_id, activity type and id."""
     for key in ("temporal_workflow", "temporal_activity"):
         info = event.pop(key, None) or {}
@@ -30,9 +32,10 @@ def _flatten_temporal(_logger, _name, event: dict) -> dict:
     return event
 
 
-def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) -> None:
+def configure_logging(fmt: str = "console", level: str = "INFO", stream: TextIO | None = None) -> None:
     # Tracebacks never show local variables (they hold names and addresses): JSON gets the frames as a list,
     # the console a plain traceback.
+    renderers: list[Processor]
     if fmt == "json":
         renderers = [
             structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
@@ -43,7 +46,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream=None) ->
     # Temporal's workflow/activity loggers put their ids in `extra`; keep them as fields, not in the message.
     temporalio.workflow.logger.workflow_info_on_message = False
     temporalio.activity.logger.activity_info_on_message = False
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.ExtraAdder(allow=("temporal_workflow", "temporal_activity")),
         _flatten_temporal,

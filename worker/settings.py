@@ -6,9 +6,21 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebLimits(TypedDict):
+    """`Settings.web_limits`: the keyword arguments of `api.web.create_app`, each with its own type."""
+
+    max_body_forms: int
+    max_body_api: int
+    max_body_codec: int
+    rate_limit_registrations_per_address: str
+    rate_limit_registrations_per_activity: str
+    rate_limit_public_posts_per_address: str
 
 
 class Settings(BaseSettings):
@@ -73,19 +85,16 @@ class Settings(BaseSettings):
     rate_limit_registrations_per_activity: str = "1000/hour"
     rate_limit_public_posts_per_address: str = "300/hour"  # withdrawals and survey answers
 
-    def web_limits(self) -> dict[str, int | str]:
+    def web_limits(self) -> WebLimits:
         """The body caps and rate limits above, as the keyword arguments of `api.web.create_app`."""
-        return {
-            name: getattr(self, name)
-            for name in (
-                "max_body_forms",
-                "max_body_api",
-                "max_body_codec",
-                "rate_limit_registrations_per_address",
-                "rate_limit_registrations_per_activity",
-                "rate_limit_public_posts_per_address",
-            )
-        }
+        return WebLimits(
+            max_body_forms=self.max_body_forms,
+            max_body_api=self.max_body_api,
+            max_body_codec=self.max_body_codec,
+            rate_limit_registrations_per_address=self.rate_limit_registrations_per_address,
+            rate_limit_registrations_per_activity=self.rate_limit_registrations_per_activity,
+            rate_limit_public_posts_per_address=self.rate_limit_public_posts_per_address,
+        )
 
     @property
     def effective_database_url(self) -> str:

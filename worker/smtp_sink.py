@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class EmlWriter:
@@ -22,14 +22,19 @@ class EmlWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._counter = itertools.count(len(list(self.directory.glob("*.eml"))) + 1)
 
-    async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:  # noqa: N802
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if address.lower() in self.refuse:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
-        content = envelope.original_content or envelope.content
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        content = envelope.original_content  # the raw bytes, whatever `decode_data` makes of `content`
+        assert content is not None  # aiosmtpd sets it before it calls handle_DATA
         digest = hashlib.sha256(content).hexdigest()[:10]
         path = self.directory / f"{next(self._counter):05d}-{digest}.eml"
         path.write_bytes(content)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from temporalio.client import Client
 
 from api.service import Service
 from api.web import create_app
@@ -65,7 +66,7 @@ class StackConfig:
         return f"http://{self.host}:{self.web_port}/codec"
 
 
-def start_temporal(config: StackConfig, codec_endpoint: str | None = None) -> subprocess.Popen:
+def start_temporal(config: StackConfig, codec_endpoint: str | None = None) -> subprocess.Popen[bytes]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         temporal_cli(),
@@ -94,7 +95,7 @@ def start_temporal(config: StackConfig, codec_endpoint: str | None = None) -> su
     )
 
 
-async def wait_for_temporal(settings: Settings, process: subprocess.Popen, timeout: float = 60):
+async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes], timeout: float = 60) -> Client:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         if process.poll() is not None:
@@ -110,7 +111,7 @@ async def wait_for_temporal(settings: Settings, process: subprocess.Popen, timeo
             await asyncio.sleep(0.5)
 
 
-def stop_process(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -135,7 +136,7 @@ async def run_stack(config: StackConfig) -> int:
     temporal = start_temporal(config, config.codec_endpoint if codec is not None else None)
     sink = None
     web: uvicorn.Server | None = None
-    tasks: list[asyncio.Task] = []
+    tasks: list[asyncio.Task[object]] = []
     try:
         sink = start_sink(settings.data_dir / "mail", config.smtp_port, config.host, refuse=UNKNOWN_MAILBOXES)
         store = open_store(settings, migrate=True)

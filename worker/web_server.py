@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 import uvicorn
@@ -88,7 +89,7 @@ def warnings_for(settings: Settings) -> list[str]:
 
 
 def uvicorn_config(app: FastAPI, config: WebConfig) -> uvicorn.Config:
-    options: dict = {
+    options: dict[str, Any] = {
         "host": config.host,
         "port": config.port,
         "proxy_headers": True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -35,7 +36,7 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
     )
 
 
-def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options) -> Worker:
+def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options: Any) -> Worker:
     """On shutdown, running activities get a few seconds to finish (an e-mail batch stops between messages)."""
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     return Worker(
