@@ -7,8 +7,10 @@ workflow gets ids only. Refusals raise `Refused` with a reason for people.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
@@ -20,6 +22,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from activities_impl.store import Store, StoreError
 from domain.email_address import InvalidEmail, parse_email
@@ -37,6 +40,10 @@ from domain.plan import ActivityPlan
 from domain.state import LifecycleInput
 from workflows import search_attributes as sa
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow, workflow_id
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+LifecycleHandle = WorkflowHandle[ActivityLifecycleWorkflow, ActivityStatus]
 
 
 class Refused(Exception):
@@ -64,6 +71,11 @@ def _reason(exc: BaseException) -> str:
     return getattr(cause, "message", None) or str(cause)
 
 
+def _status_name(status: WorkflowExecutionStatus | None) -> str:
+    """`running`, `completed`, ...; `unspecified` when the server gives none."""
+    return status.name.lower() if status is not None else "unspecified"
+
+
 class Service:
     def __init__(self, client: Client, store: Store, task_queue: str, *, update_timeout: float = UPDATE_ANSWER_SECONDS):
         self.client, self.store, self.task_queue = client, store, task_queue
@@ -72,7 +84,13 @@ class Service:
             lambda: asyncio.Semaphore(UPDATES_IN_FLIGHT_PER_ACTIVITY)
         )
 
-    async def _update(self, activity_id: str, handle: WorkflowHandle, update, arg):
+    async def _update(
+        self,
+        activity_id: str,
+        handle: LifecycleHandle,
+        update: UpdateMethodMultiParam[[ActivityLifecycleWorkflow, ArgT], ResultT],
+        arg: ArgT,
+    ) -> ResultT:
         """Run an Update through the per-activity gate; refusals become `Refused`, no answer `Unconfirmed`."""
         async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
             try:
@@ -86,10 +104,10 @@ class Service:
                     f"({type(exc).__name__}); it may still have been carried out"
                 ) from None
 
-    def handle(self, activity_id: str) -> WorkflowHandle:
+    def handle(self, activity_id: str) -> LifecycleHandle:
         return self.client.get_workflow_handle_for(ActivityLifecycleWorkflow.run, workflow_id(activity_id))
 
-    async def _running_handle(self, activity_id: str) -> WorkflowHandle:
+    async def _running_handle(self, activity_id: str) -> LifecycleHandle:
         handle = self.handle(activity_id)
         try:
             description = await handle.describe()
@@ -98,11 +116,11 @@ class Service:
                 raise Refused(f"no activity {activity_id!r}") from None
             raise
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            raise Refused(f"activity {activity_id!r} has ended ({description.status.name.lower()})")
+            raise Refused(f"activity {activity_id!r} has ended ({_status_name(description.status)})")
         return handle
 
     # -- coordinator -----------------------------------------------------
-    async def start(self, plan: ActivityPlan, *, continue_as_new_after_events: int | None = None) -> WorkflowHandle:
+    async def start(self, plan: ActivityPlan, *, continue_as_new_after_events: int | None = None) -> LifecycleHandle:
         try:
             await self.handle(plan.id).describe()
             raise Refused(f"activity {plan.id!r} has already been started")
@@ -135,7 +153,7 @@ class Service:
                 raise Refused(f"no activity {activity_id!r}") from None
             raise
 
-    async def undeliverable(self, activity_id: str) -> list[dict]:
+    async def undeliverable(self, activity_id: str) -> list[dict[str, Any]]:
         """The activity's e-mails that could not be delivered: to whom, which mailing, why, when queued."""
         rows = await asyncio.to_thread(self.store.undeliverable, activity_id)
         return [
@@ -153,22 +171,22 @@ class Service:
             query += f" AND {sa.BELOW_MINIMUM.name} = {str(below_minimum).lower()}"
         return query
 
-    async def list(self, phase: str | None = None, below_minimum: bool | None = None) -> list[dict]:
+    async def list(self, phase: str | None = None, below_minimum: bool | None = None) -> list[dict[str, Any]]:
         query = self.visibility_query(phase, below_minimum)
         rows = []
         async for wf in self.client.list_workflows(query):
             attrs = wf.typed_search_attributes
+            first_session_start = attrs.get(sa.FIRST_SESSION_START)
             rows.append(
                 {
                     "id": wf.id.removeprefix("activity-"),
                     "workflow_id": wf.id,
-                    "status": wf.status.name.lower(),
+                    "status": _status_name(wf.status),
                     "phase": attrs.get(sa.PHASE),
                     "confirmed": attrs.get(sa.CONFIRMED_COUNT),
                     "below_minimum": attrs.get(sa.BELOW_MINIMUM),
                     "focus_area": attrs.get(sa.FOCUS_AREA),
-                    "first_session_start": (attrs.get(sa.FIRST_SESSION_START) or None)
-                    and attrs.get(sa.FIRST_SESSION_START).isoformat(),
+                    "first_session_start": first_session_start.isoformat() if first_session_start else None,
                 }
             )
         return rows
@@ -195,13 +213,15 @@ class Service:
             OverrideRequest(action=action, until=until, plan=lifecycle),
         )
 
-    async def attendance(self, activity_id: str, session_no: int, emails: list[str]) -> int:
+    # From here on, `list` in this class body is the method above: annotations spell the builtin `builtins.list`.
+    async def attendance(self, activity_id: str, session_no: int, emails: builtins.list[str]) -> int:
         handle = await self._running_handle(activity_id)
-        ids = []
+        ids: list[int] = []
         for email in emails:
             person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
             if person is None:
                 raise Refused(f"{email} is not registered for {activity_id}")
+            assert person.id is not None  # a stored row has its primary key
             ids.append(person.id)
         return await self._update(
             activity_id,
@@ -221,7 +241,7 @@ class Service:
         role: str,
         school: str | None = None,
         team_size: int = 1,
-        team_members: list[str] | None = None,
+        team_members: builtins.list[str] | None = None,
     ) -> RegistrationResult:
         """Store the person (and team), then ask the workflow for a seat; a refusal leaves nothing behind."""
         if team_members:
@@ -268,6 +288,7 @@ class Service:
         if found is None:
             raise Refused("not registered for this activity")
         registration, participant = found
+        assert participant.id is not None  # a stored row has its primary key
         if registration.status not in ("confirmed", "waitlisted"):
             raise Refused("not registered for this activity")
         handle = await self._running_handle(registration.activity_id)
@@ -283,6 +304,7 @@ class Service:
         person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         if person is None:
             raise Refused(f"{email} is not registered for {activity_id}")
+        assert person.id is not None  # a stored row has its primary key
         return await self._update(
             activity_id, handle, ActivityLifecycleWorkflow.withdraw, WithdrawalRequest(participant_id=person.id)
         )
