@@ -13,20 +13,23 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
-try:  # typer vendors click from 0.2x on; older versions use click itself
+if TYPE_CHECKING:  # one definition for mypy: the vendored click of the typer installed
     from typer._click import exceptions as _click_exceptions
-except ImportError:  # pragma: no cover
-    from click import exceptions as _click_exceptions
+else:
+    try:  # typer vendors click from 0.2x on; older versions use click itself
+        from typer._click import exceptions as _click_exceptions
+    except ImportError:  # pragma: no cover
+        from click import exceptions as _click_exceptions
 
 from api.service import Refused, Service, Unconfirmed
 from domain.email_address import InvalidEmail, parse_email
-from domain.lifecycle import OverrideAction
-from domain.plan import PlanError, load_plan
+from domain.lifecycle import ActivityStatus, OverrideAction
+from domain.plan import ActivityPlan, PlanError, load_plan
 from domain.plan_source import shown
 from domain.reference import default_reference
 
@@ -39,7 +42,7 @@ def one_line(text: str) -> str:
 class OneLineUsageErrors(TyperGroup):
     """Usage errors (bad option values, missing arguments) as one `error:` line with exit code 2."""
 
-    def _usage_error(self, exc: Exception) -> typer.Exit:
+    def _usage_error(self, exc: _click_exceptions.UsageError) -> typer.Exit:
         typer.echo(f"error: {one_line(exc.format_message())}", err=True)
         return typer.Exit(2)
 
@@ -82,7 +85,7 @@ class BadInput(Exception):
     pass
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
@@ -94,7 +97,7 @@ def emit(data: dict[str, Any], as_json: bool, human: str | None = None) -> None:
         typer.echo(human if human is not None else "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
-def read_plan(path: Path):
+def read_plan(path: Path) -> ActivityPlan:
     try:
         return load_plan(str(path), default_reference())
     except PlanError as exc:
@@ -112,7 +115,6 @@ def email_option(option: str, text: str) -> str:
         return parse_email(text)
     except InvalidEmail as exc:
         fail(f"{option} {shown(text)}: {exc}")
-    raise AssertionError("unreachable")
 
 
 def parse_time(text: str) -> datetime:
@@ -146,7 +148,6 @@ def run_with_service(work: Callable[[Service], Awaitable[T]]) -> T:
         fail(str(exc))
     except (ConnectionError, Unconfirmed) as exc:
         fail(str(exc), code=1)
-    raise AssertionError("unreachable")
 
 
 # -- plan ----------------------------------------------------------------
@@ -180,7 +181,7 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
     """Start the lifecycle workflow of the activity in FILE."""
     plan = read_plan(file)
 
-    async def work(service: Service):
+    async def work(service: Service) -> dict[str, Any]:
         handle = await service.start(plan)
         return {"id": plan.id, "workflow_id": handle.id, "run_id": handle.result_run_id, "phase": "planned"}
 
@@ -192,7 +193,7 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     """Phase, counts, next due time, sessions and decisions of one activity."""
 
-    async def work(service: Service):
+    async def work(service: Service) -> tuple[ActivityStatus, list[dict[str, Any]]]:
         return await service.status(activity_id), await service.undeliverable(activity_id)
 
     status, undeliverable = run_with_service(work)

@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field
+from starlette.types import Message
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -187,7 +188,7 @@ class _MeasuredBodyRoute(APIRoute):
                 body = b""
             replayed = False
 
-            async def replay() -> dict[str, Any]:  # the body read here, then the client's own messages
+            async def replay() -> Message:  # the body read here, then the client's own messages
                 nonlocal replayed
                 if replayed:
                     return await request.receive()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_REFUSALS: list[tuple[re.Pattern, str]] = [
+_REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"registration is closed"), "Anmälan är stängd."),
     (re.compile(r"already registered"), "Du är redan anmäld till den här aktiviteten."),
     (re.compile(r"individual registrations only"), "Aktiviteten tar bara emot enskilda anmälningar, inte lag."),

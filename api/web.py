@@ -22,10 +22,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.types import ASGIApp
 from temporalio.converter import PayloadCodec
 
 from activities_impl import calendar as ics
@@ -49,6 +50,7 @@ from domain.phases import Phase
 from domain.plan import ActivityPlan
 from domain.reference import default_reference
 from domain.surveys import SCALE, questions, validate_answers
+from domain.tables import Participant, Registration, SurveyInvitation
 from domain.text import control_character
 from worker.settings import Settings
 
@@ -78,7 +80,7 @@ def _default(name: str) -> Any:
 
 
 class _App(FastAPI):
-    def build_middleware_stack(self):
+    def build_middleware_stack(self) -> ASGIApp:
         # Outside Starlette's ServerErrorMiddleware, so that even a 500 carries the security headers.
         return SecurityHeaders(super().build_middleware_stack())
 
@@ -163,7 +165,7 @@ def create_app(
         return None
 
     @app.exception_handler(BodyTooLarge)
-    async def body_too_large(request: Request, exc: BodyTooLarge):
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
         return too_large(request.url.path, exc.cap)
 
     async def load_plan(activity_id: str) -> ActivityPlan | None:
@@ -173,7 +175,11 @@ def create_app(
             return None
 
     async def activity_page(
-        request: Request, plan: ActivityPlan, status: int = 200, errors: dict | None = None, values: dict | None = None
+        request: Request,
+        plan: ActivityPlan,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
     ) -> HTMLResponse:
         phase, places_left = None, None
         if service is not None:
@@ -206,7 +212,7 @@ def create_app(
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError):
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         """FastAPI's 422, without echoing what was sent (`input`, `ctx`): it may be huge, or somebody's address."""
         errors = [
             {key: value for key, value in error.items() if key in ("type", "loc", "msg")} for error in exc.errors()
@@ -214,7 +220,7 @@ def create_app(
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Unconfirmed)
-    async def unconfirmed(request: Request, exc: Unconfirmed):
+    async def unconfirmed(request: Request, exc: Unconfirmed) -> Response:
         """The workflow did not answer in time (e.g. a burst beyond what the server takes at once)."""
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
@@ -230,7 +236,7 @@ def create_app(
         )
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
+    def healthz() -> dict[str, bool]:
         return {"ok": True}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -296,7 +302,7 @@ def create_app(
             ]
         return message(request, "Tack för din anmälan", lines, 200, "ok", back=f"/a/{activity_id}")
 
-    async def withdrawal_target(token: str):
+    async def withdrawal_target(token: str) -> tuple[Registration, Participant] | None:
         registration_id = verify(token, secret_key)
         if registration_id is None:
             return None
@@ -347,10 +353,10 @@ def create_app(
             "ok",
         )
 
-    async def survey_context(token: str):
+    async def survey_context(token: str) -> tuple[SurveyInvitation, ActivityPlan] | None:
         invitation = await asyncio.to_thread(store.invitation_by_token, token)
         if invitation is None:
-            return None, None
+            return None
         plan = await asyncio.to_thread(store.plan, invitation.activity_id)
         return invitation, plan
 
@@ -364,16 +370,25 @@ def create_app(
 
     @app.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def show_survey(request: Request, token: str) -> HTMLResponse:
-        invitation, plan = await survey_context(token)
-        if invitation is None:
+        found = await survey_context(token)
+        if found is None:
             return survey_refusal(request, "unknown")
+        invitation, plan = found
         if invitation.answered_at is not None:
             return survey_refusal(request, "answered")
         if invitation.closed or _now() >= invitation.closes_at:
             return survey_refusal(request, "closed")
         return survey_page(request, invitation, plan, token)
 
-    def survey_page(request, invitation, plan, token, status=200, errors=None, values=None) -> HTMLResponse:
+    def survey_page(
+        request: Request,
+        invitation: SurveyInvitation,
+        plan: ActivityPlan,
+        token: str,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> HTMLResponse:
         title, _ = survey_text(invitation.survey)
         return page(
             request,
@@ -404,9 +419,10 @@ def create_app(
         )
         if answer is not None:
             return answer
-        invitation, plan = await survey_context(token)
-        if invitation is None:
+        found = await survey_context(token)
+        if found is None:
             return survey_refusal(request, "unknown")
+        invitation, plan = found
         answers, errors = validate_answers(invitation.survey, form)
         if errors:
             return survey_page(
