@@ -21,10 +21,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The lint gate (also run by .ci/run before the tests, and by pre-commit): ruff lint and format.
+# The lint gate (also run by .ci/run before the tests, and by pre-commit): ruff lint and format, the one-way
+# imports (import-linter, contracts in pyproject.toml), and mypy (pydantic plugin, strict).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -32,6 +32,8 @@ from temporalio.converter import PayloadCodec
 from activities_impl import calendar as ics
 from activities_impl.compose import survey_text, verify, when
 from activities_impl.store import Store, StoreError
+from api.codec_server import codec_router
+from api.coordinator_api import coordinator_router
 from api.security import (
     CSRF_FIELD,
     BodyLimit,
@@ -437,12 +439,8 @@ def create_app(
         )
 
     if service is not None:
-        from api.coordinator_api import coordinator_router
-
         app.include_router(coordinator_router(service, store, coordinator_api_token), prefix="/api")
     if codec is not None:  # the codec server for the Temporal UI and CLI (api/codec_server.py)
-        from api.codec_server import codec_router
-
         app.include_router(codec_router(codec, codec_token, codec_cors_origins), prefix="/codec")
     return app
 

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     code = main()
     # Leave without interpreter teardown: the Temporal client's native threads can abort a finishing
-    # interpreter (temporalio/sdk-python#300), which would turn any answer into a crash (as in api/cli.py).
+    # interpreter (temporalio/sdk-python#300), which would turn any answer into a crash (as in runflow/cli.py).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from activities_impl.store import Store
-from api.cli import app
 from domain.reference import default_reference
+from runflow.cli import app
 from worker.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 
 from activities_impl.mailer import MemoryMailer
 from activities_impl.store import Store
-from api.cli import app
 from domain.reference import default_reference
+from runflow.cli import app
 from worker.binaries import temporal_cli
 from worker.converter import build_data_converter
 from worker.settings import Settings
@@ -132,8 +132,8 @@ def test_web_and_worker_refuse_to_start_without_a_real_signing_key(tmp_path, com
 
 
 def test_the_embedded_stack_makes_one_signing_key_per_data_dir(tmp_path, monkeypatch):
+    from runflow.stack import StackConfig
     from worker.settings import secret_key_problem
-    from worker.stack import StackConfig
 
     monkeypatch.delenv("RUNFLOW_SECRET_KEY", raising=False)
     first = StackConfig(data_dir=tmp_path / "a").settings().secret_key

@@ -14,11 +14,11 @@ import yaml
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from api.cli import app as cli_app
 from api.coordinator_api import coordinator_router
 from api.web import create_app
 from domain.plan import PlanError, parse_plan, parse_plan_text
 from domain.reference import default_reference
+from runflow.cli import app as cli_app
 from tests.web_client import fetch_token, post_form
 
 EXAMPLE = yaml.safe_load(Path("examples/lasa-skriva.yaml").read_text())

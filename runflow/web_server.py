@@ -22,7 +22,13 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from worker.settings import Settings, require_secret_key
+from api.service import Service
+from api.web import create_app
+from worker.client import connect
+from worker.codec import codec_from_settings
+from worker.logs import configure_logging
+from worker.settings import Settings, get_settings, require_secret_key
+from worker.wiring import open_store
 
 log = structlog.get_logger("runflow.web")
 
@@ -37,8 +43,6 @@ class WebConfig:
 
 async def connect_with_retry(settings: Settings, timeout: float) -> Client:
     """Connect to Temporal, retrying for up to `timeout` seconds (Temporal may still be starting)."""
-    from worker.client import connect
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.5
@@ -57,11 +61,6 @@ async def connect_with_retry(settings: Settings, timeout: float) -> Client:
 
 def build_app(settings: Settings, client: Client) -> FastAPI:
     """The web app for these settings, on a connected client (the store is not migrated here)."""
-    from api.service import Service
-    from api.web import create_app
-    from worker.codec import codec_from_settings
-    from worker.wiring import open_store
-
     store = open_store(settings)
     service = Service(client, store, settings.task_queue)
     return create_app(
@@ -122,9 +121,6 @@ async def serve(settings: Settings, config: WebConfig) -> None:
 
 def run_web(config: WebConfig, settings: Settings | None = None) -> int:
     """`runflow web`: 0 after a clean shutdown, 1 when Temporal is unreachable, 2 on a configuration error."""
-    from worker.logs import configure_logging
-    from worker.settings import get_settings
-
     settings = settings or get_settings()
     configure_logging(settings.log_format, settings.log_level)
     try:

@@ -20,10 +20,10 @@ from temporalio.client import Client
 
 from api.service import Service
 from api.web import create_app
+from runflow.demo import UNKNOWN_MAILBOXES, run_demo
 from worker.binaries import temporal_cli
 from worker.client import connect
 from worker.codec import codec_from_settings, dev_key_file, ensure_dev_keys
-from worker.demo import UNKNOWN_MAILBOXES, run_demo
 from worker.logs import configure_logging
 from worker.settings import Settings, ensure_secret_key, require_secret_key
 from worker.smtp_sink import start_sink

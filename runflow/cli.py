@@ -390,7 +390,7 @@ def web(
     connect_timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for Temporal at start.")] = 60,
 ) -> None:
     """Run the web app (participant pages, /api, /codec) with uvicorn; settings from the environment."""
-    from worker.web_server import WebConfig, run_web
+    from runflow.web_server import WebConfig, run_web
 
     raise typer.Exit(
         run_web(
@@ -409,7 +409,7 @@ def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Start the demo activity.")] = True,
 ) -> None:
     """Start the embedded stack: Temporal dev server + UI, SMTP sink, worker, web; Ctrl-C stops it."""
-    from worker.stack import StackConfig, run_stack
+    from runflow.stack import StackConfig, run_stack
 
     config = StackConfig(
         data_dir=data_dir,

@@ -1,0 +1,3 @@
+from runflow.cli import main
+
+main()
