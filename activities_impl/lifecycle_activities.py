@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio import activity
@@ -58,6 +59,24 @@ MAILING_NAMES = {  # what the organiser's notice calls the mailing
     "survey-reminder": "påminnelse om enkät",
     "report": "slutrapport",
 }
+
+
+LIFECYCLE_ACTIVITY = "__runflow_lifecycle_activity__"
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def lifecycle_activity(*, give_up_on_bad_input: bool = True) -> Callable[[F], F]:
+    """Make a method an activity named after it, registered with the worker by `LifecycleActivities.all()`.
+
+    With `give_up_on_bad_input`, input that can never succeed fails as non-retryable (`permanent_failures`)."""
+
+    def decorate(fn: F) -> F:
+        body = permanent_failures(fn) if give_up_on_bad_input else fn
+        defined = activity.defn(name=fn.__name__)(body)
+        setattr(defined, LIFECYCLE_ACTIVITY, True)
+        return defined
+
+    return decorate
 
 
 class LifecycleActivities:
@@ -158,19 +177,16 @@ class LifecycleActivities:
         return await asyncio.to_thread(self.store.registrations, activity_id, None, ids)
 
     # -- open ------------------------------------------------------------
-    @activity.defn(name="make_plan_current")
-    @permanent_failures
+    @lifecycle_activity()
     async def make_plan_current(self, ref: PlanRef) -> None:
         await asyncio.to_thread(self.store.make_current, ref.activity_id, ref.plan_version)
 
-    @activity.defn(name="send_invitation")
-    @permanent_failures
+    @lifecycle_activity()
     async def send_invitation(self, ref: PlanRef) -> int:
         plan = await self._plan(ref)
         return await self._to_contacts(plan, "invitation", "invitation", f"v{ref.plan_version}")
 
-    @activity.defn(name="send_deadline_reminder")
-    @permanent_failures
+    @lifecycle_activity()
     async def send_deadline_reminder(self, reminder: DeadlineReminder) -> int:
         plan = await self._plan(reminder)
         return await self._to_contacts(plan, "deadline-reminder", "deadline_reminder", reminder.due.isoformat())
@@ -184,8 +200,7 @@ class LifecycleActivities:
         await self._send(plan, envelopes)
         return len(envelopes)
 
-    @activity.defn(name="record_registration")
-    @permanent_failures
+    @lifecycle_activity()
     async def record_registration(self, record: RegistrationRecord) -> None:
         await asyncio.to_thread(
             self.store.record_registration,
@@ -223,8 +238,7 @@ class LifecycleActivities:
             ],
         )
 
-    @activity.defn(name="record_withdrawal")
-    @permanent_failures
+    @lifecycle_activity()
     async def record_withdrawal(self, record: WithdrawalRecord) -> None:
         await asyncio.to_thread(self.store.set_registration_status, [record.registration_id], SeatStatus.WITHDRAWN)
         await asyncio.to_thread(self.store.set_registration_status, record.promoted, SeatStatus.CONFIRMED)
@@ -262,8 +276,7 @@ class LifecycleActivities:
         await self._send(plan, envelopes)
 
     # -- deciding --------------------------------------------------------
-    @activity.defn(name="record_decision")
-    @permanent_failures
+    @lifecycle_activity()
     async def record_decision(self, record: DecisionRecord) -> None:
         d = record.decision
         await asyncio.to_thread(
@@ -277,8 +290,7 @@ class LifecycleActivities:
             details={"confirmed": d.confirmed, "min_participants": d.min_participants},
         )
 
-    @activity.defn(name="notify_low_enrolment")
-    @permanent_failures
+    @lifecycle_activity()
     async def notify_low_enrolment(self, notice: LowEnrolmentNotice) -> None:
         plan = await self._plan(notice)
         await self._send(
@@ -296,8 +308,7 @@ class LifecycleActivities:
             ],
         )
 
-    @activity.defn(name="announce")
-    @permanent_failures
+    @lifecycle_activity()
     async def announce(self, announcement: Announcement) -> int:
         """Tell registrants that the activity runs, is cancelled, or has new dates."""
         plan = await self._plan(announcement)
@@ -341,8 +352,7 @@ class LifecycleActivities:
         return len(envelopes)
 
     # -- running ---------------------------------------------------------
-    @activity.defn(name="send_session_reminder")
-    @permanent_failures
+    @lifecycle_activity()
     async def send_session_reminder(self, reminder: SessionReminder) -> int:
         plan = await self._plan(reminder)
         session = plan.sessions[reminder.session_no - 1]
@@ -370,15 +380,13 @@ class LifecycleActivities:
         await self._send(plan, envelopes)
         return len(envelopes)
 
-    @activity.defn(name="record_attendance")
-    @permanent_failures
+    @lifecycle_activity()
     async def record_attendance(self, record: AttendanceRecord) -> int:
         return await asyncio.to_thread(
             self.store.record_attendance, record.activity_id, record.session_no, record.participant_ids
         )
 
-    @activity.defn(name="send_survey")
-    @permanent_failures
+    @lifecycle_activity()
     async def send_survey(self, send: SurveySend) -> int:
         plan = await self._plan(send)
         invitations = await asyncio.to_thread(
@@ -391,8 +399,7 @@ class LifecycleActivities:
         )
         return await self._survey_mails(plan, send.survey, invitations, "survey", "survey_invitation")
 
-    @activity.defn(name="remind_survey")
-    @permanent_failures
+    @lifecycle_activity()
     async def remind_survey(self, step: SurveyStep) -> int:
         """One reminder, only to those who have not answered."""
         plan = await self._plan(step)
@@ -430,16 +437,14 @@ class LifecycleActivities:
         await self._send(plan, envelopes)
         return len(envelopes)
 
-    @activity.defn(name="close_survey")
-    @permanent_failures
+    @lifecycle_activity()
     async def close_survey(self, step: SurveyStep) -> SurveyCount:
         await asyncio.to_thread(self.store.close_survey, step.activity_id, step.survey)
         invitations = await asyncio.to_thread(self.store.survey_invitations, step.activity_id, step.survey)
         return SurveyCount(invited=len(invitations), answered=sum(1 for i in invitations if i.answered_at))
 
     # -- completed and anonymised ---------------------------------------
-    @activity.defn(name="send_report")
-    @permanent_failures
+    @lifecycle_activity()
     async def send_report(self, ref: PlanRef) -> None:
         report = await asyncio.to_thread(self.store.report, ref.activity_id)
         if report is None:
@@ -470,7 +475,7 @@ class LifecycleActivities:
             ],
         )
 
-    @activity.defn(name="anonymise")
+    @lifecycle_activity(give_up_on_bad_input=False)  # never given up: retried until the data is gone
     async def anonymise(self, ref: PlanRef) -> int:
         """Retried until it succeeds, never given up: the phase says `anonymised` only once the data is gone."""
         try:
@@ -480,23 +485,13 @@ class LifecycleActivities:
         return await asyncio.to_thread(self.store.anonymise_activity, ref.activity_id, keep_free_text)
 
     def all(self) -> list[Callable[..., Any]]:
+        """Every activity of this class (the methods marked `@lifecycle_activity`), bound: what the worker registers."""
         return [
-            self.make_plan_current,
-            self.send_invitation,
-            self.send_deadline_reminder,
-            self.record_registration,
-            self.record_withdrawal,
-            self.record_decision,
-            self.notify_low_enrolment,
-            self.announce,
-            self.send_session_reminder,
-            self.record_attendance,
-            self.send_survey,
-            self.remind_survey,
-            self.close_survey,
-            self.send_report,
-            self.anonymise,
+            getattr(self, name)
+            for name, member in inspect.getmembers(type(self))
+            if getattr(member, LIFECYCLE_ACTIVITY, False)
         ]
+
 
 
 def _summary_counts(summary: dict[str, Any]) -> dict[str, Any]:

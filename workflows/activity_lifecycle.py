@@ -12,14 +12,18 @@ times and counts; people live in the store, reached only through activities.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
+    # The activities' class, for typed calls by method (its module's I/O libraries are never used here).
+    from activities_impl.lifecycle_activities import LifecycleActivities
     from domain.commands import (
         Announcement,
         AnnouncementKind,
@@ -30,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         PlanRef,
         RegistrationRecord,
         SessionReminder,
-        SurveyCount,
         SurveySend,
         SurveyStep,
         WithdrawalRecord,
@@ -70,14 +73,28 @@ ACTIVITY_RETRY = RetryPolicy(
 
 
 GIVEN_UP = (RetryState.NON_RETRYABLE_FAILURE, RetryState.MAXIMUM_ATTEMPTS_REACHED)  # the step will not succeed
-BULK_ACTIVITIES = {
-    "send_invitation",
-    "send_deadline_reminder",
-    "announce",
-    "send_session_reminder",
-    "send_survey",
-    "remind_survey",
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    start_to_close: timedelta
+    heartbeat: timedelta | None = None
+
+
+# One row in the store and at most one e-mail: longer than the SMTP timeout, short enough that a step whose worker
+# died is retried soon. Mailing many people: long, with heartbeats after each message to notice a dead worker.
+ONE_ROW = Timeouts(start_to_close=timedelta(seconds=45))
+BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(minutes=1))
+ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ONE_ROW
+    LifecycleActivities.send_invitation.__name__: BULK_MAIL,
+    LifecycleActivities.send_deadline_reminder.__name__: BULK_MAIL,
+    LifecycleActivities.announce.__name__: BULK_MAIL,
+    LifecycleActivities.send_session_reminder.__name__: BULK_MAIL,
+    LifecycleActivities.send_survey.__name__: BULK_MAIL,
+    LifecycleActivities.remind_survey.__name__: BULK_MAIL,
 }
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 def workflow_id(activity_id: str) -> str:
@@ -127,8 +144,8 @@ class ActivityLifecycleWorkflow:
             return
         while not await self.sleep_until(self.plan.opens, "registration opens"):
             await self.apply_override()
-        await self.activity("make_plan_current", self.ref())
-        await self.activity("send_invitation", self.ref())
+        await self.activity(LifecycleActivities.make_plan_current, self.ref())
+        await self.activity(LifecycleActivities.send_invitation, self.ref())
         self.set_phase(Phase.OPEN)
 
     # -- open --------------------------------------------------------------
@@ -149,7 +166,9 @@ class ActivityLifecycleWorkflow:
 
     async def remind_target_group(self, due: datetime) -> None:
         if needs_reminder(self.s.book.confirmed, self.plan.min_participants):
-            await self.activity("send_deadline_reminder", DeadlineReminder(**self.ref().model_dump(), due=due))
+            await self.activity(
+                LifecycleActivities.send_deadline_reminder, DeadlineReminder(**self.ref().model_dump(), due=due)
+            )
         else:
             workflow.logger.info("Reminder skipped: minimum reached", extra={"due": due.isoformat()})
         self.s.done[self.reminder_key(due)] = workflow.now()
@@ -174,7 +193,7 @@ class ActivityLifecycleWorkflow:
                     f"{self.s.book.confirmed} registered, minimum {self.plan.min_participants}",
                 )
                 await self.activity(
-                    "notify_low_enrolment",
+                    LifecycleActivities.notify_low_enrolment,
                     LowEnrolmentNotice(
                         **self.ref().model_dump(), confirmed=self.s.book.confirmed, grace_until=self.s.grace_until
                     ),
@@ -206,7 +225,7 @@ class ActivityLifecycleWorkflow:
         else:
             assert req.plan is not None
             self.s.plan = req.plan
-            await self.activity("make_plan_current", self.ref())
+            await self.activity(LifecycleActivities.make_plan_current, self.ref())
             await self.reopen(
                 "postpone",
                 f"postponed to plan version {req.plan.version}, first session {req.plan.first_start.isoformat()}",
@@ -236,7 +255,7 @@ class ActivityLifecycleWorkflow:
         self.s.ended_at = workflow.now()
         await self.decide("cancel", by, reason)
         await self.activity(
-            "announce",
+            LifecycleActivities.announce,
             Announcement(
                 **self.ref().model_dump(),
                 kind=AnnouncementKind.CANCELLED,
@@ -249,7 +268,7 @@ class ActivityLifecycleWorkflow:
     async def announce(self, kind: AnnouncementKind) -> None:
         await self.settle_seat_changes()  # everyone told must be in the store
         await self.activity(
-            "announce",
+            LifecycleActivities.announce,
             Announcement(
                 **self.ref().model_dump(),
                 kind=kind,
@@ -278,7 +297,7 @@ class ActivityLifecycleWorkflow:
         self.s.decisions.append(decision)
         workflow.logger.info("Decision: %s by %s (%s)", kind, by.value, reason)
         await self.activity(
-            "record_decision",
+            LifecycleActivities.record_decision,
             DecisionRecord(
                 activity_id=self.plan.activity_id, key=f"decision-{len(self.s.decisions)}", decision=decision
             ),
@@ -317,7 +336,7 @@ class ActivityLifecycleWorkflow:
             session = self.plan.session(no) if no is not None else None
             if session is not None and workflow.now() < session.start:
                 await self.activity(
-                    "send_session_reminder",
+                    LifecycleActivities.send_session_reminder,
                     SessionReminder(
                         **self.ref().model_dump(), session_no=session.no, participant_ids=self.confirmed_participants()
                     ),
@@ -333,18 +352,18 @@ class ActivityLifecycleWorkflow:
             await self.send_survey(survey, self.survey_recipients(no))
         elif step.kind is StepKind.SURVEY_REMIND:
             await self.activity(
-                "remind_survey", SurveyStep(**self.ref().model_dump(), survey=survey, at=workflow.now())
+                LifecycleActivities.remind_survey,
+                SurveyStep(**self.ref().model_dump(), survey=survey, at=workflow.now()),
             )
         elif step.kind is StepKind.SURVEY_CLOSE:
             count = await self.activity(
-                "close_survey",
+                LifecycleActivities.close_survey,
                 SurveyStep(**self.ref().model_dump(), survey=survey, at=workflow.now()),
-                result_type=SurveyCount,
             )
             if count is not None:  # None: closing failed permanently (recorded as a decision)
                 self.s.surveys[survey] = count
         elif step.kind is StepKind.REPORT:
-            await self.activity("send_report", self.ref())
+            await self.activity(LifecycleActivities.send_report, self.ref())
             self.set_phase(Phase.COMPLETED)
             self.s.ended_at = workflow.now()
 
@@ -362,7 +381,7 @@ class ActivityLifecycleWorkflow:
     async def send_survey(self, survey: str, participant_ids: list[int]) -> None:
         sent_at = self.s.done.get(f"{survey}:send", workflow.now())
         await self.activity(
-            "send_survey",
+            LifecycleActivities.send_survey,
             SurveySend(
                 **self.ref().model_dump(),
                 survey=survey,
@@ -379,7 +398,7 @@ class ActivityLifecycleWorkflow:
         assert self.s.ended_at is not None
         while not await self.sleep_until(self.s.ended_at + self.plan.retention, "anonymisation"):
             await self.apply_override()
-        await self.activity("anonymise", self.ref())
+        await self.activity(LifecycleActivities.anonymise, self.ref())
         self.set_phase(Phase.ANONYMISED)
         await self.decide("anonymise", DecisionBy.ENGINE, f"retention period of {self.plan.retention} ended")
 
@@ -399,7 +418,7 @@ class ActivityLifecycleWorkflow:
         self.seat_changes_in_flight += 1
         try:
             await self.activity(
-                "record_registration",
+                LifecycleActivities.record_registration,
                 RegistrationRecord(
                     **self.ref().model_dump(),
                     registration_id=seat.registration_id,
@@ -433,7 +452,7 @@ class ActivityLifecycleWorkflow:
         self.seat_changes_in_flight += 1
         try:
             await self.activity(
-                "record_withdrawal",
+                LifecycleActivities.record_withdrawal,
                 WithdrawalRecord(
                     **self.ref().model_dump(),
                     registration_id=seat.registration_id,
@@ -464,7 +483,7 @@ class ActivityLifecycleWorkflow:
         self.s.attendance[req.session_no] = present
         self.woken = True
         await self.activity(
-            "record_attendance",
+            LifecycleActivities.record_attendance,
             AttendanceRecord(activity_id=self.plan.activity_id, session_no=req.session_no, participant_ids=added),
         )
         survey = f"s{req.session_no}"
@@ -627,21 +646,19 @@ class ActivityLifecycleWorkflow:
         workflow.logger.info("Continuing as new (run %d)", self.s.run_number)
         workflow.continue_as_new(LifecycleInput(state=self.s, continue_as_new_after_events=self.threshold))
 
-    async def activity(self, name: str, arg: Any, result_type: type | None = None) -> Any:
-        """Run an activity; retried with backoff until it succeeds (e.g. while the SMTP server is down).
-
-        Activities that mail many people heartbeat after each message, so they get a long
-        start-to-close timeout and a heartbeat timeout that notices a dead worker quickly.
-        """
-        bulk = name in BULK_ACTIVITIES
+    async def activity(self, method: Callable[[LifecycleActivities, A], Awaitable[R]], arg: A) -> R | None:
+        """Run an activity with its options from `ACTIVITY_TIMEOUTS`; retried with backoff until it succeeds (e.g.
+        while the SMTP server is down). None when it can never succeed: recorded as `step_failed`, and the lifecycle
+        goes on."""
+        name = method.__name__
+        timeouts = ACTIVITY_TIMEOUTS.get(name, ONE_ROW)
         try:
-            return await workflow.execute_activity(
-                name,
+            return await workflow.execute_activity_method(
+                method,
                 arg,
-                result_type=result_type,
                 retry_policy=ACTIVITY_RETRY,
-                start_to_close_timeout=timedelta(minutes=30) if bulk else timedelta(seconds=45),  # > SMTP timeout
-                heartbeat_timeout=timedelta(minutes=1) if bulk else None,
+                start_to_close_timeout=timeouts.start_to_close,
+                heartbeat_timeout=timeouts.heartbeat,
                 summary=f"{name} {self.plan.activity_id}",
             )
         except ActivityError as err:
@@ -658,5 +675,7 @@ class ActivityLifecycleWorkflow:
         """
         cause = err.cause.message if isinstance(err.cause, ApplicationError) else type(err.cause).__name__
         workflow.logger.error("Step %s failed permanently, the lifecycle carries on: %s", name, cause)
-        if name != "record_decision":  # recording the failure of the recorder would go round in circles
+        if (
+            name != LifecycleActivities.record_decision.__name__
+        ):  # recording the failure of the recorder would go round in circles
             await self.decide("step_failed", DecisionBy.ENGINE, f"{name} failed and is not retried: {cause}")
