@@ -493,7 +493,6 @@ class LifecycleActivities:
         ]
 
 
-
 def _summary_counts(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "confirmed": summary.get("confirmed", 0),
