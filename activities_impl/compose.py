@@ -4,66 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-WEEKDAYS = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
-MONTHS = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-]
-FORMAT_NAMES = {
-    "course": "en kurs",
-    "seminar_series": "en seminarieserie",
-    "network_meeting": "en nätverksträff",
-    "webinar": "ett webbinarium",
-    "conference": "en konferens",
-    "theme_day": "en temadag",
-    "supervisor_training": "en handledarutbildning",
-}
-SURVEY_TITLES = {
-    "final": ("Slututvärdering", "Nu är aktiviteten avslutad. Berätta vad du tar med dig i en kort slututvärdering."),
-    "follow-up": (
-        "Uppföljning",
-        "Det har gått en tid sedan aktiviteten. Vad har du kunnat sprida och använda i din egen organisation?",
-    ),
-}
+from domain.texts import FORMAT_NAMES, survey_text, when
 
-
-def clock(local: datetime) -> str:
-    """'09.00', or '09.00.15' when seconds matter (demo plans run in seconds)."""
-    return f"{local:%H.%M.%S}" if local.second else f"{local:%H.%M}"
-
-
-def when(at: datetime, end: datetime | None = None) -> str:
-    """'torsdag 23 september 2027 kl. 09.00–15.00' in Swedish time."""
-    local = at.astimezone(STOCKHOLM)
-    text = f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} kl. {clock(local)}"
-    if end is not None:
-        local_end = end.astimezone(STOCKHOLM)
-        text += f"–{clock(local_end)}" if local_end.date() == local.date() else f" – {when(end)}"
-    return text
-
-
-def survey_text(survey: str) -> tuple[str, str]:
-    if survey in SURVEY_TITLES:
-        return SURVEY_TITLES[survey]
-    no = survey.removeprefix("s")
-    return (f"Utvärdering av träff {no}", f"Tack för att du deltog i träff {no}. Vi vill gärna veta vad du tyckte.")
+__all__ = ["FORMAT_NAMES", "Composer", "sign", "survey_text", "verify", "when"]
 
 
 def sign(value: str, secret: str) -> str:

@@ -41,6 +41,7 @@ from domain.phases import Phase
 from domain.plan import ActivityPlan, PlanError, Problem, parse_plan, parse_plan_text
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, load_json, measure_json, shown, too_large
 from domain.reference import ReferenceData, default_reference
+from domain.refusals import RefusalCode
 from domain.tables import Report
 
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
@@ -250,7 +251,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
 
     def refused(exc: Refused) -> HTTPException:
         # The store check comes first; this catches a workflow gone while its activity is still stored.
-        return HTTPException(404 if str(exc).startswith("no activity ") else 409, str(exc))
+        return HTTPException(404 if exc.code == RefusalCode.NO_ACTIVITY else 409, str(exc))
 
     @router.get("/activities", response_model=ActivityList, responses=_errors(422, 503))
     async def list_activities(

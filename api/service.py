@@ -37,6 +37,7 @@ from domain.lifecycle import (
     WithdrawalResult,
 )
 from domain.plan import ActivityPlan
+from domain.refusals import RefusalCode
 from domain.state import LifecycleInput
 from workflows import search_attributes as sa
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow, workflow_id
@@ -47,7 +48,23 @@ LifecycleHandle = WorkflowHandle[ActivityLifecycleWorkflow, ActivityStatus]
 
 
 class Refused(Exception):
-    """The request was understood and refused; the message says why."""
+    """The request was understood and refused: `code` (a `RefusalCode`) for programs and the Swedish text
+    (`domain.texts.refusal_text`), the message (English) for logs and the CLI, `details` the numbers the text needs."""
+
+    def __init__(self, message: str, code: str = RefusalCode.REFUSED, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code, self.details = str(code), details or {}
+
+    @classmethod
+    def from_update(cls, exc: BaseException) -> Refused:
+        """The workflow's refusal, carried as an ApplicationError whose type is the code."""
+        cause: BaseException = exc
+        while cause.__cause__ is not None and not isinstance(cause, ApplicationError):
+            cause = cause.__cause__
+        if not isinstance(cause, ApplicationError):
+            return cls(str(cause))
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        return cls(cause.message, cause.type or RefusalCode.REFUSED, details)
 
 
 class Unconfirmed(Exception):
@@ -64,11 +81,7 @@ UPDATES_IN_FLIGHT_PER_ACTIVITY = 8
 UPDATE_ANSWER_SECONDS = 55.0
 
 
-def _reason(exc: BaseException) -> str:
-    cause = exc
-    while cause.__cause__ is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return getattr(cause, "message", None) or str(cause)
+STORE_REFUSALS = {"unknown_activity": RefusalCode.NO_ACTIVITY, "unknown_organisation": RefusalCode.UNKNOWN_ORGANISATION}
 
 
 def _status_name(status: WorkflowExecutionStatus | None) -> str:
@@ -97,7 +110,7 @@ class Service:
                 async with asyncio.timeout(self.update_timeout):
                     return await handle.execute_update(update, arg, rpc_timeout=timedelta(seconds=self.update_timeout))
             except WorkflowUpdateFailedError as exc:
-                raise Refused(_reason(exc)) from None
+                raise Refused.from_update(exc) from None
             except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError) as exc:
                 raise Unconfirmed(
                     f"no answer from the workflow of {activity_id!r} "
@@ -113,17 +126,19 @@ class Service:
             description = await handle.describe()
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                raise Refused(f"no activity {activity_id!r}") from None
+                raise Refused(f"no activity {activity_id!r}", RefusalCode.NO_ACTIVITY) from None
             raise
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            raise Refused(f"activity {activity_id!r} has ended ({_status_name(description.status)})")
+            raise Refused(
+                f"activity {activity_id!r} has ended ({_status_name(description.status)})", RefusalCode.ACTIVITY_ENDED
+            )
         return handle
 
     # -- coordinator -----------------------------------------------------
     async def start(self, plan: ActivityPlan, *, continue_as_new_after_events: int | None = None) -> LifecycleHandle:
         try:
             await self.handle(plan.id).describe()
-            raise Refused(f"activity {plan.id!r} has already been started")
+            raise Refused(f"activity {plan.id!r} has already been started", RefusalCode.ALREADY_STARTED)
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
@@ -150,7 +165,7 @@ class Service:
             return await handle.query(ActivityLifecycleWorkflow.status)
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                raise Refused(f"no activity {activity_id!r}") from None
+                raise Refused(f"no activity {activity_id!r}", RefusalCode.NO_ACTIVITY) from None
             raise
 
     async def undeliverable(self, activity_id: str) -> list[dict[str, Any]]:
@@ -203,7 +218,7 @@ class Service:
         lifecycle = None
         if plan is not None:
             if plan.id != activity_id:
-                raise Refused(f"the plan is for {plan.id!r}, not {activity_id!r}")
+                raise Refused(f"the plan is for {plan.id!r}, not {activity_id!r}", RefusalCode.PLAN_OTHER_ACTIVITY)
             version = await asyncio.to_thread(self.store.save_plan, plan, False)
             lifecycle = plan.lifecycle(version)
         return await self._update(
@@ -220,7 +235,7 @@ class Service:
         for email in emails:
             person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
             if person is None:
-                raise Refused(f"{email} is not registered for {activity_id}")
+                raise Refused(f"{email} is not registered for {activity_id}", RefusalCode.NOT_REGISTERED)
             assert person.id is not None  # a stored row has its primary key
             ids.append(person.id)
         return await self._update(
@@ -249,7 +264,7 @@ class Service:
         try:
             email = parse_email(email)  # one mailbox, one seat: "Anna@Skola.se " is anna@skola.se
         except InvalidEmail as exc:
-            raise Refused(str(exc)) from None
+            raise Refused(str(exc), RefusalCode.INVALID_EMAIL) from None
         handle = await self._running_handle(activity_id)
         existing = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         try:
@@ -265,7 +280,7 @@ class Service:
             if team_members and existing is None:
                 await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
         except StoreError as exc:
-            raise Refused(str(exc)) from None
+            raise Refused(str(exc), STORE_REFUSALS.get(exc.code, RefusalCode.REFUSED)) from None
         try:
             result = await self._update(
                 activity_id,
@@ -286,11 +301,11 @@ class Service:
         """Withdraw through a personal link: only the registration the link was made for."""
         found = await asyncio.to_thread(self.store.registration, registration_id)
         if found is None:
-            raise Refused("not registered for this activity")
+            raise Refused("not registered for this activity", RefusalCode.NOT_REGISTERED)
         registration, participant = found
         assert participant.id is not None  # a stored row has its primary key
         if registration.status not in ("confirmed", "waitlisted"):
-            raise Refused("not registered for this activity")
+            raise Refused("not registered for this activity", RefusalCode.NOT_REGISTERED)
         handle = await self._running_handle(registration.activity_id)
         return await self._update(
             registration.activity_id,
@@ -303,7 +318,7 @@ class Service:
         handle = await self._running_handle(activity_id)
         person = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
         if person is None:
-            raise Refused(f"{email} is not registered for {activity_id}")
+            raise Refused(f"{email} is not registered for {activity_id}", RefusalCode.NOT_REGISTERED)
         assert person.id is not None  # a stored row has its primary key
         return await self._update(
             activity_id, handle, ActivityLifecycleWorkflow.withdraw, WithdrawalRequest(participant_id=person.id)

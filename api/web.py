@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 from temporalio.converter import PayloadCodec
 
 from activities_impl import calendar as ics
-from activities_impl.compose import survey_text, verify, when
+from activities_impl.compose import verify
 from activities_impl.store import Store, StoreError
 from api.codec_server import codec_router
 from api.coordinator_api import coordinator_router
@@ -45,7 +45,7 @@ from api.security import (
     too_large,
 )
 from api.service import Refused, Service, Unconfirmed
-from api.texts import refusal_in_swedish
+from domain.control_characters import control_character
 from domain.email_address import MAX_EMAIL_LENGTH, InvalidEmail, parse_email
 from domain.lifecycle import SeatStatus
 from domain.phases import Phase
@@ -53,7 +53,7 @@ from domain.plan import ActivityPlan
 from domain.reference import default_reference
 from domain.surveys import SCALE, questions, validate_answers
 from domain.tables import Participant, Registration, SurveyInvitation
-from domain.text import control_character
+from domain.texts import refusal_text, survey_text, when
 from worker.settings import Settings
 
 CLOSED_TEXTS = {
@@ -287,7 +287,7 @@ def create_app(
             return message(
                 request,
                 "Anmälan kunde inte tas emot",
-                [refusal_in_swedish(str(exc))],
+                [refusal_text(exc.code, exc.details)],
                 409,
                 "bad",
                 back=f"/a/{activity_id}",
@@ -346,7 +346,9 @@ def create_app(
         try:
             await service.withdraw_registration(registration.id)
         except Refused as exc:
-            return message(request, "Avanmälan kunde inte genomföras", [refusal_in_swedish(str(exc))], 409, "bad")
+            return message(
+                request, "Avanmälan kunde inte genomföras", [refusal_text(exc.code, exc.details)], 409, "bad"
+            )
         return message(
             request,
             "Du är avanmäld",

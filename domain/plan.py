@@ -27,12 +27,12 @@ from pydantic import (
     field_validator,
 )
 
+from domain.control_characters import CONTROL
 from domain.durations import Duration
 from domain.email_address import parse_organiser_email
 from domain.lifecycle import LifecyclePlan, Location, SessionTimes
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, clip, load_yaml, shown
 from domain.reference import ReferenceData
-from domain.text import CONTROL
 
 ACTIVITY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from domain.text import control_character
+from domain.control_characters import control_character
 
 MAX_TEXT = 2000  # characters per answer, checked before the answer is looked at
 SCALE = (1, 2, 3, 4, 5)

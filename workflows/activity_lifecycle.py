@@ -55,8 +55,10 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalResult,
     )
     from domain.phases import Phase
+    from domain.refusals import Refusal, RefusalCode, refusal
     from domain.rules import (
         DeadlineOutcome,
+        attendance_refusal,
         deadline_outcome,
         needs_reminder,
         override_refusal,
@@ -93,6 +95,14 @@ ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ON
     LifecycleActivities.send_survey.__name__: BULK_MAIL,
     LifecycleActivities.remind_survey.__name__: BULK_MAIL,
 }
+BUSY = refusal(RefusalCode.DECISION_BUSY, "another decision is being applied, try again")
+
+
+def refused(why: Refusal) -> ApplicationError:
+    """A refusal as Temporal carries it: the code as the error's type, the numbers as its details."""
+    return ApplicationError(why.message, why.details, type=why.code.value, non_retryable=True)
+
+
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -115,7 +125,7 @@ class ActivityLifecycleWorkflow:
         self.next_due: NextDue | None = None
         self.woken = False
         self.override: OverrideRequest | None = None
-        self.override_outcome: str | None = None
+        self.override_outcome: Refusal | str | None = None  # the phase it led to, or why it was refused
         self.seat_changes_in_flight = 0  # register/withdraw handlers still recording their change in the store
 
     # ------------------------------------------------------------------
@@ -210,7 +220,7 @@ class ActivityLifecycleWorkflow:
             return False
         refusal = override_refusal(self.phase, self.plan, req, workflow.now())
         if refusal:
-            self.override_outcome = f"refused: {refusal}"
+            self.override_outcome = refusal
             return True
         if req.action is OverrideAction.RUN:
             await self.confirm(DecisionBy.COORDINATOR, "run despite low enrolment")
@@ -409,7 +419,7 @@ class ActivityLifecycleWorkflow:
     async def register(self, req: RegistrationRequest) -> RegistrationResult:
         refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
         if refusal:  # re-checked: two updates may pass their validators in the same task
-            raise ApplicationError(refusal, type="RegistrationRefused", non_retryable=True)
+            raise refused(refusal)
         seat = self.s.book.register(
             req.participant_id, req.team_size, registration_id=f"{self.plan.activity_id}-r{self.s.book.next_seq}"
         )
@@ -437,13 +447,13 @@ class ActivityLifecycleWorkflow:
     def validate_register(self, req: RegistrationRequest) -> None:
         refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
         if refusal:
-            raise ApplicationError(refusal, type="RegistrationRefused")
+            raise refused(refusal)
 
     @workflow.update
     async def withdraw(self, req: WithdrawalRequest) -> WithdrawalResult:
         refusal = withdrawal_refusal(self.phase, self.s.book, req.participant_id)
         if refusal:
-            raise ApplicationError(refusal, type="WithdrawalRefused", non_retryable=True)
+            raise refused(refusal)
         seat = self.s.book.active_seat(req.participant_id)
         assert seat is not None
         previous = seat.status
@@ -471,13 +481,13 @@ class ActivityLifecycleWorkflow:
     def validate_withdraw(self, req: WithdrawalRequest) -> None:
         refusal = withdrawal_refusal(self.phase, self.s.book, req.participant_id)
         if refusal:
-            raise ApplicationError(refusal, type="WithdrawalRefused")
+            raise refused(refusal)
 
     @workflow.update
     async def record_attendance(self, req: AttendanceRequest) -> int:
         refusal = self.attendance_refusal(req)
         if refusal:
-            raise ApplicationError(refusal, type="AttendanceRefused", non_retryable=True)
+            raise refused(refusal)
         present = sorted(set(self.s.attendance.get(req.session_no, [])) | set(req.present))
         added = [p for p in present if p not in self.s.attendance.get(req.session_no, [])]
         self.s.attendance[req.session_no] = present
@@ -495,41 +505,29 @@ class ActivityLifecycleWorkflow:
     def validate_attendance(self, req: AttendanceRequest) -> None:
         refusal = self.attendance_refusal(req)
         if refusal:
-            raise ApplicationError(refusal, type="AttendanceRefused")
+            raise refused(refusal)
 
-    def attendance_refusal(self, req: AttendanceRequest) -> str | None:
-        session = self.plan.session(req.session_no)
-        if session is None:
-            return f"there is no session {req.session_no} (sessions 1-{len(self.plan.sessions)})"
-        if self.phase not in (Phase.CONFIRMED, Phase.RUNNING, Phase.EVALUATING, Phase.FOLLOW_UP):
-            return f"attendance cannot be recorded while the activity is {self.phase.value}"
-        if workflow.now() < session.start:
-            return f"session {req.session_no} has not started yet"
-        unknown = sorted(set(req.present) - set(self.confirmed_participants()))
-        if unknown:
-            return f"not confirmed participants of this activity: {', '.join(map(str, unknown))}"
-        return None
+    def attendance_refusal(self, req: AttendanceRequest) -> Refusal | None:
+        return attendance_refusal(self.phase, self.plan, req, workflow.now(), self.confirmed_participants())
 
     @workflow.update
     async def decide_override(self, req: OverrideRequest) -> str:
         if self.override is not None:
-            raise ApplicationError(
-                "another decision is being applied, try again", type="OverrideRefused", non_retryable=True
-            )
+            raise refused(BUSY)
         self.override, self.override_outcome = req, None
         await workflow.wait_condition(lambda: self.override_outcome is not None)
-        outcome = self.override_outcome or ""
-        if outcome.startswith("refused: "):
-            raise ApplicationError(outcome.removeprefix("refused: "), type="OverrideRefused", non_retryable=True)
-        return outcome
+        outcome = self.override_outcome
+        if isinstance(outcome, Refusal):
+            raise refused(outcome)
+        return outcome or ""
 
     @decide_override.validator
     def validate_override(self, req: OverrideRequest) -> None:
         refusal = override_refusal(self.phase, self.plan, req, workflow.now())
         if refusal is None and self.override is not None:
-            refusal = "another decision is being applied, try again"
+            refusal = BUSY
         if refusal:
-            raise ApplicationError(refusal, type="OverrideRefused")
+            raise refused(refusal)
 
     @workflow.query
     def status(self) -> ActivityStatus:

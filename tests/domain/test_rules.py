@@ -45,19 +45,19 @@ def test_reminders_only_below_the_minimum(confirmed, expected):
 
 @pytest.mark.parametrize("phase", [p for p in Phase if p is not Phase.OPEN])
 def test_registration_closed_outside_open(phase, lifecycle, book):
-    assert "closed" in registration_refusal(phase, lifecycle, book, RegistrationRequest(participant_id=1))
+    why = registration_refusal(phase, lifecycle, book, RegistrationRequest(participant_id=1))
+    assert why is not None and why.code == "registration_closed" and "closed" in why.message
 
 
 def test_registration_open_and_duplicate(lifecycle, book):
     assert registration_refusal(Phase.OPEN, lifecycle, book, RegistrationRequest(participant_id=1)) is None
-    assert "already registered" in registration_refusal(
-        Phase.OPEN, lifecycle, book, RegistrationRequest(participant_id=7)
-    )
+    why = registration_refusal(Phase.OPEN, lifecycle, book, RegistrationRequest(participant_id=7))
+    assert why is not None and why.code == "already_registered" and "already registered" in why.message
 
 
 def test_teams_not_allowed(lifecycle, book):
     why = registration_refusal(Phase.OPEN, lifecycle, book, RegistrationRequest(participant_id=1, team_size=3))
-    assert "individual registrations only" in why
+    assert "individual registrations only" in why.message
 
 
 @pytest.mark.parametrize(("size", "allowed"), [(1, True), (2, False), (3, True), (6, True), (7, False), (0, False)])
@@ -66,13 +66,14 @@ def test_team_size_range_and_individuals_alongside_teams(teams_plan, book, size,
     if allowed:
         assert why is None
     else:
-        assert f"team size {size} is outside 3-6" in why
+        assert f"team size {size} is outside 3-6" in why.message
+        assert why.code == "team_size" and why.details == {"size": size, "min": 3, "max": 6}
 
 
 def test_team_above_places(teams_plan, book):
     plan = teams_plan.model_copy(update={"places": 4})
     why = registration_refusal(Phase.OPEN, plan, book, RegistrationRequest(participant_id=1, team_size=5))
-    assert "above the 4 places" in why
+    assert "above the 4 places" in why.message
     assert registration_refusal(Phase.OPEN, plan, book, RegistrationRequest(participant_id=1, team_size=4)) is None
 
 
@@ -82,13 +83,13 @@ def test_withdrawal_phases(phase, book):
     if phase in BEFORE_START or phase is Phase.RUNNING:
         assert why is None
     else:
-        assert "withdrawal is closed" in why
+        assert "withdrawal is closed" in why.message
 
 
 def test_withdrawal_of_someone_not_registered(book):
-    assert "not registered" in withdrawal_refusal(Phase.OPEN, book, 99)
+    assert "not registered" in str(withdrawal_refusal(Phase.OPEN, book, 99))
     book.withdraw(7)
-    assert "not registered" in withdrawal_refusal(Phase.OPEN, book, 7)
+    assert "not registered" in str(withdrawal_refusal(Phase.OPEN, book, 7))
 
 
 # -- overrides ------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def test_override_phases(action, phase, lifecycle):
     if phase in ALLOWED[action]:
         assert why is None
     else:
-        assert f"'{action.value}' is only possible" in why and f"(it is {phase.value})" in why
+        assert f"'{action.value}' is only possible" in why.message and f"(it is {phase.value})" in why.message
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,7 @@ def test_override_phases(action, phase, lifecycle):
 )
 def test_extend_refusals(lifecycle, until, reason):
     why = override_refusal(Phase.OPEN, lifecycle, OverrideRequest(action=OverrideAction.EXTEND, until=until), NOW)
-    assert reason in why
+    assert reason in why.message
 
 
 def test_extend_up_to_the_first_session_is_allowed(lifecycle):
@@ -156,9 +157,23 @@ def test_extend_up_to_the_first_session_is_allowed(lifecycle):
 )
 def test_postpone_refusals(lifecycle, changes, reason):
     req = OverrideRequest(action=OverrideAction.POSTPONE, plan=_new_plan(lifecycle, **changes))
-    assert reason in override_refusal(Phase.OPEN, lifecycle, req, NOW)
+    assert reason in str(override_refusal(Phase.OPEN, lifecycle, req, NOW))
 
 
 def test_postpone_needs_a_plan(lifecycle):
     req = OverrideRequest(action=OverrideAction.POSTPONE)
-    assert "needs the new plan" in override_refusal(Phase.DECIDING, lifecycle, req, NOW)
+    assert "needs the new plan" in str(override_refusal(Phase.DECIDING, lifecycle, req, NOW))
+
+
+def test_every_refusal_people_meet_has_a_swedish_text():
+    """The refusals a participant can meet on the web are looked up by code, with their numbers filled in."""
+    from domain.refusals import RefusalCode
+    from domain.texts import REFUSAL_FALLBACK, REFUSALS, refusal_text
+
+    for code in REFUSALS:
+        assert refusal_text(code, {"size": 3, "min": 5, "max": 8, "places": 4}) != REFUSAL_FALLBACK
+    assert refusal_text(RefusalCode.TEAM_SIZE, {"size": 3, "min": 5, "max": 8}) == (
+        "Ett lag ska ha 5–8 deltagare (du angav 3)."
+    )
+    assert refusal_text("no_such_code") == REFUSAL_FALLBACK
+    assert refusal_text(RefusalCode.TEAM_SIZE, {}) == REFUSAL_FALLBACK  # numbers missing: never a KeyError

@@ -263,13 +263,15 @@ async def test_teams_take_their_size_and_are_never_split(lab, make_plan):
 async def test_withdrawal_and_refusals_leave_nothing_half_written(lab, make_plan):
     plan = make_plan(await lab.now())
     await lab.service.start(plan)
-    with pytest.raises(Refused, match="registration is closed \\(phase planned\\)"):
+    with pytest.raises(Refused, match="registration is closed \\(phase planned\\)") as closed:
         await register(lab, plan, 1)
+    assert closed.value.code == "registration_closed"  # the code travels as the ApplicationError's type
     assert lab.store.participant_by_email(plan.id, "p0@skola.test") is None  # refused: no person stored
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     await register(lab, plan, 1)
-    with pytest.raises(Refused, match="already registered"):
+    with pytest.raises(Refused, match="already registered") as again:
         await register(lab, plan, 1)
+    assert again.value.code == "already_registered"
     with pytest.raises(Refused, match="not registered"):
         await lab.service.withdraw(plan.id, "nobody@skola.test")
     with pytest.raises(Refused, match="unknown organisation"):
