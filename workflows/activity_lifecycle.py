@@ -65,7 +65,19 @@ with workflow.unsafe.imports_passed_through():
         registration_refusal,
         withdrawal_refusal,
     )
-    from domain.schedule import FINAL, FOLLOW_UP, Step, StepKind, agenda, deadline_reminders
+    from domain.schedule import (
+        DEADLINE_REMINDER,
+        FINAL,
+        FOLLOW_UP,
+        REPORT,
+        Action,
+        Step,
+        StepKind,
+        agenda,
+        deadline_reminders,
+        session_survey,
+        step_key,
+    )
     from domain.state import LifecycleInput, LifecycleState
     from workflows import search_attributes as sa
 
@@ -184,7 +196,7 @@ class ActivityLifecycleWorkflow:
         self.s.done[self.reminder_key(due)] = workflow.now()
 
     def reminder_key(self, due: datetime) -> str:
-        return f"deadline-reminder:{due.isoformat()}"
+        return f"{DEADLINE_REMINDER}:{due.isoformat()}"
 
     # -- deciding ----------------------------------------------------------
     async def decide_at_deadline(self) -> None:
@@ -315,16 +327,16 @@ class ActivityLifecycleWorkflow:
 
     # -- confirmed -> running -> evaluating -> follow_up -> completed -----
     async def run_sessions(self) -> None:
-        await self.work_agenda(through=f"s{self.plan.sessions[-1].no}:send")
+        await self.work_agenda(through=step_key(session_survey(self.plan.sessions[-1].no), Action.SEND))
 
     async def evaluate(self) -> None:
-        await self.work_agenda(through=f"{FINAL}:send")
+        await self.work_agenda(through=step_key(FINAL, Action.SEND))
 
     async def follow_up(self) -> None:
-        await self.work_agenda(through=f"{FOLLOW_UP}:send")
+        await self.work_agenda(through=step_key(FOLLOW_UP, Action.SEND))
 
     async def report(self) -> None:
-        await self.work_agenda(through="report")
+        await self.work_agenda(through=step_key(REPORT))
 
     async def work_agenda(self, through: str) -> None:
         """Take the agenda's steps in time order until `through` is done (steps of several phases may interleave)."""
@@ -389,7 +401,7 @@ class ActivityLifecycleWorkflow:
         return sorted({p for present in self.s.attendance.values() for p in present})
 
     async def send_survey(self, survey: str, participant_ids: list[int]) -> None:
-        sent_at = self.s.done.get(f"{survey}:send", workflow.now())
+        sent_at = self.s.done.get(step_key(survey, Action.SEND), workflow.now())
         await self.activity(
             LifecycleActivities.send_survey,
             SurveySend(
@@ -496,8 +508,8 @@ class ActivityLifecycleWorkflow:
             LifecycleActivities.record_attendance,
             AttendanceRecord(activity_id=self.plan.activity_id, session_no=req.session_no, participant_ids=added),
         )
-        survey = f"s{req.session_no}"
-        if added and f"{survey}:send" in self.s.done and f"{survey}:close" not in self.s.done:
+        survey = session_survey(req.session_no)
+        if added and step_key(survey, Action.SEND) in self.s.done and step_key(survey, Action.CLOSE) not in self.s.done:
             await self.send_survey(survey, added)  # late attendance: they get the open survey too
         return len(present)
 
@@ -554,14 +566,14 @@ class ActivityLifecycleWorkflow:
     def session_status(self, no: int) -> SessionStatus:
         session = self.plan.session(no)
         assert session is not None
-        survey = f"s{no}"
+        survey = session_survey(no)
         state = next(
             (
                 label
                 for key, label in (
-                    (f"{survey}:close", "closed"),
-                    (f"{survey}:remind", "reminded"),
-                    (f"{survey}:send", "sent"),
+                    (step_key(survey, Action.CLOSE), "closed"),
+                    (step_key(survey, Action.REMIND), "reminded"),
+                    (step_key(survey, Action.SEND), "sent"),
                 )
                 if key in self.s.done
             ),
