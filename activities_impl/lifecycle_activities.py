@@ -240,8 +240,7 @@ class LifecycleActivities:
 
     @lifecycle_activity()
     async def record_withdrawal(self, record: WithdrawalRecord) -> None:
-        await asyncio.to_thread(self.store.set_registration_status, [record.registration_id], SeatStatus.WITHDRAWN)
-        await asyncio.to_thread(self.store.set_registration_status, record.promoted, SeatStatus.CONFIRMED)
+        await asyncio.to_thread(self.store.record_withdrawal, record.registration_id, record.promoted)
         plan = await self._plan(record)
         envelopes = []
         withdrawn = await self._registrations(record.activity_id, [record.registration_id])

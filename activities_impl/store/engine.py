@@ -1,0 +1,120 @@
+"""The store's engine, schema and session; errors the store raises."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from alembic import command
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, create_engine, select
+
+from domain.reference import ReferenceData
+from domain.tables import (
+    Contact,
+    Organisation,
+)
+from migrations import alembic_config
+
+# Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
+# together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
+# create the same tables and rows.
+SCHEMA_LOCK_KEY = 0x72756E66  # "runf"
+
+
+class ClaimHeld(Exception):
+    """Another attempt holds a fresh claim on an outbox message."""
+
+
+class StoreError(Exception):
+    """A refusal by the store, with a reason for people and a `code` for programs."""
+
+    def __init__(self, message: str, code: str = "refused"):
+        super().__init__(message)
+        self.code = code
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(  # pragma: no cover - wiring
+            dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+        ) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                # WAL is a property of the file: whoever gets there first switches it for everyone; an error means
+                # another process holds the lock, switching it right now.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)  # errors never quote names or addresses
+
+
+def _schema_lock(connection: Connection) -> None:
+    """Make the transaction exclusive from its start, until it ends: PostgreSQL waits for the advisory lock
+    SCHEMA_LOCK_KEY; SQLite for its write lock (`BEGIN IMMEDIATE`, within the busy timeout)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None  # None only once invalidated; `connection` is checked out and in use
+        if not dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class StoreBase:
+    """The engine and the session: one transaction per business operation (`with self.session() as s`)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        config = alembic_config(self.url)
+        with self.engine.begin() as connection:
+            _schema_lock(connection)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def seed_reference(self, reference: ReferenceData) -> None:
+        with self.session() as s:
+            _schema_lock(s.connection())
+            for org in reference.organisations:
+                row = s.get(Organisation, org.id) or Organisation(
+                    id=org.id, name=org.name, short_name=org.short_name, kind=org.kind.value, region=org.region
+                )
+                s.add(row)
+            s.flush()
+            existing = {(c.organisation_id, c.email, c.target_group) for c in s.exec(select(Contact))}
+            for c in reference.contacts:
+                if (c.organisation, c.email, c.target_group) not in existing:
+                    s.add(
+                        Contact(organisation_id=c.organisation, target_group=c.target_group, name=c.name, email=c.email)
+                    )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise

@@ -1,0 +1,155 @@
+"""People, teams and their registrations (what the workflow decided)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
+
+# Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
+# together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
+# create the same tables and rows.
+from activities_impl.store.engine import StoreBase, StoreError, utcnow
+from domain.lifecycle import SeatStatus
+from domain.tables import (
+    Activity,
+    Organisation,
+    Participant,
+    Registration,
+    TeamMember,
+)
+
+
+class Registrations(StoreBase):
+    def upsert_participant(
+        self, activity_id: str, *, name: str, email: str, organisation_id: str, role: str, school: str | None = None
+    ) -> int:
+        email = email.strip().lower()
+        with self.session() as s:
+            if s.get(Activity, activity_id) is None:
+                raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity")
+            if s.get(Organisation, organisation_id) is None:
+                raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation")
+            row = s.exec(
+                select(Participant).where(Participant.activity_id == activity_id, Participant.email == email)
+            ).first()
+            if row is not None:  # details are kept as first given: a refused re-registration changes nothing
+                assert row.id is not None  # a stored row has its primary key
+                return row.id
+            row = Participant(
+                activity_id=activity_id,
+                email=email,
+                name=name,
+                organisation_id=organisation_id,
+                role=role,
+                school=school,
+            )
+            s.add(row)
+            s.flush()
+            assert row.id is not None  # assigned by the flush
+            return row.id
+
+    def participant_by_email(self, activity_id: str, email: str) -> Participant | None:
+        with self.session() as s:
+            return s.exec(
+                select(Participant).where(
+                    Participant.activity_id == activity_id, Participant.email == email.strip().lower()
+                )
+            ).first()
+
+    def participants(self, ids: Iterable[int]) -> list[Participant]:
+        wanted = list(ids)
+        with self.session() as s:
+            rows = {p.id: p for p in s.exec(select(Participant).where(col(Participant.id).in_(wanted)))}
+            return [rows[i] for i in wanted if i in rows]
+
+    def discard_participant_if_unregistered(self, participant_id: int) -> None:
+        """Undo `upsert_participant` (and its team) when the workflow refused the registration."""
+        with self.session() as s:
+            has_registration = s.exec(
+                select(Registration.id).where(Registration.participant_id == participant_id)
+            ).first()
+            row = s.get(Participant, participant_id)
+            if row is not None and has_registration is None:
+                for member in s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)):
+                    s.delete(member)
+                s.flush()
+                s.delete(row)
+
+    def set_team_members(self, participant_id: int, names: list[str]) -> None:
+        """The named members of the participant's team (replacing earlier ones)."""
+        with self.session() as s:
+            participant = s.get(Participant, participant_id)
+            if participant is None:
+                raise StoreError(f"unknown participant {participant_id}", "unknown_participant")
+            for member in s.exec(select(TeamMember).where(TeamMember.participant_id == participant_id)):
+                s.delete(member)
+            for name in names:
+                s.add(TeamMember(activity_id=participant.activity_id, participant_id=participant_id, name=name))
+
+    def team_members(self, participant_id: int) -> list[str]:
+        with self.session() as s:
+            rows = s.exec(
+                select(TeamMember).where(TeamMember.participant_id == participant_id).order_by(col(TeamMember.id))
+            )
+            return [m.name or "" for m in rows]
+
+    def registration(self, registration_id: str) -> tuple[Registration, Participant] | None:
+        with self.session() as s:
+            row = s.exec(
+                select(Registration, Participant)
+                .join(Participant, col(Participant.id) == col(Registration.participant_id))
+                .where(Registration.id == registration_id)
+            ).first()
+            return (row[0], row[1]) if row else None
+
+    def record_registration(
+        self, *, registration_id: str, activity_id: str, participant_id: int, status: str, team_size: int, seq: int
+    ) -> None:
+        with self.session() as s:
+            row = s.get(Registration, registration_id)
+            if row is None:
+                s.add(
+                    Registration(
+                        id=registration_id,
+                        activity_id=activity_id,
+                        participant_id=participant_id,
+                        status=status,
+                        team_size=team_size,
+                        seq=seq,
+                    )
+                )
+
+    def set_registration_status(self, registration_ids: Iterable[str], status: SeatStatus) -> None:
+        with self.session() as s:
+            self._set_status(s, registration_ids, status)
+
+    def record_withdrawal(self, registration_id: str, promoted: Iterable[str]) -> None:
+        """A withdrawal and the promotions it made, in one transaction: never one without the other."""
+        with self.session() as s:
+            self._set_status(s, [registration_id], SeatStatus.WITHDRAWN)
+            self._set_status(s, promoted, SeatStatus.CONFIRMED)
+
+    @staticmethod
+    def _set_status(s: Session, registration_ids: Iterable[str], status: SeatStatus) -> None:
+        for rid in registration_ids:
+            row = s.get(Registration, rid)
+            if row is not None and row.status != status.value:
+                row.status, row.updated_at = status.value, utcnow()
+                s.add(row)
+
+    def registrations(
+        self, activity_id: str, statuses: Iterable[SeatStatus] | None = None, ids: Iterable[str] | None = None
+    ) -> list[tuple[Registration, Participant]]:
+        with self.session() as s:
+            query = (
+                select(Registration, Participant)
+                .join(Participant, col(Participant.id) == col(Registration.participant_id))
+                .where(Registration.activity_id == activity_id)
+                .order_by(col(Registration.seq))
+            )
+            if statuses is not None:
+                query = query.where(col(Registration.status).in_([st.value for st in statuses]))
+            if ids is not None:
+                query = query.where(col(Registration.id).in_(list(ids)))
+            return list(s.exec(query))
