@@ -18,7 +18,6 @@ arrays would otherwise crash the parser; beyond a limit the answer is 422 with o
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections.abc import Callable, Coroutine
@@ -33,7 +32,7 @@ from starlette.types import Message
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities_impl.store import Store
+from api.directory import Directory
 from api.service import Refused, Service
 from domain.email_address import parse_email
 from domain.lifecycle import ActivityStatus, OverrideAction
@@ -221,7 +220,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut} for code in codes}
 
 
-def coordinator_router(service: Service, store: Store, api_token: str | None) -> APIRouter:
+def coordinator_router(service: Service, directory: Directory, api_token: str | None) -> APIRouter:
     """The `/activities` endpoints, guarded by the bearer token `api_token` (None: every request is 401)."""
     bearer = HTTPBearer(auto_error=False, description="RUNFLOW_API_TOKEN")
     reference = default_reference()
@@ -246,7 +245,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
     )
 
     async def known(activity_id: str) -> None:
-        if await asyncio.to_thread(store.activity, activity_id) is None:
+        if await directory.activity(activity_id) is None:
             raise HTTPException(404, f"no activity {shown(activity_id)}")
 
     def refused(exc: Refused) -> HTTPException:
@@ -341,7 +340,7 @@ def coordinator_router(service: Service, store: Store, api_token: str | None) ->
 
     async def report_row(activity_id: str) -> Report:
         await known(activity_id)
-        row = await asyncio.to_thread(store.report, activity_id)
+        row = await directory.report(activity_id)
         if row is None:
             raise HTTPException(404, f"no report for {shown(activity_id)} yet (it is made when the activity completes)")
         return row

@@ -13,7 +13,6 @@ before it is parsed.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ from activities_impl.compose import verify
 from activities_impl.store import Store, StoreError
 from api.codec_server import codec_router
 from api.coordinator_api import coordinator_router
+from api.directory import Directory
 from api.security import (
     CSRF_FIELD,
     BodyLimit,
@@ -106,6 +106,7 @@ def create_app(
     # No default key: without one, links are signed with a key of this app alone (nothing signed elsewhere
     # verifies, nothing can be forged). The processes refuse to start without RUNFLOW_SECRET_KEY anyway.
     secret_key = secret_key or secrets.token_urlsafe(32)
+    directory = Directory(store)  # the store's side of the service layer: pages never reach into the store
     app = _App(title="runflow", description="RUN:s aktiviteter: anmälan, enkäter och samordnarnas API.")
     env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
@@ -171,10 +172,7 @@ def create_app(
         return too_large(request.url.path, exc.cap)
 
     async def load_plan(activity_id: str) -> ActivityPlan | None:
-        try:
-            return await asyncio.to_thread(store.plan, activity_id)
-        except StoreError:
-            return None
+        return await directory.plan(activity_id)
 
     async def activity_page(
         request: Request,
@@ -207,7 +205,7 @@ def create_app(
             open=phase is Phase.OPEN,
             closed_text=closed_text,
             sessions=[{"when": when(s.start, s.end), "where": ics.location_text(s)} for s in plan.sessions],
-            organisations=await asyncio.to_thread(store.organisations),
+            organisations=await directory.organisations(),
             roles=default_reference().target_groups,
             errors=errors or {},
             values=values or {},
@@ -243,7 +241,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        activities = await asyncio.to_thread(store.activities)
+        activities = await directory.activities()
         return page(request, "index.html", title="Aktiviteter", activities=activities)
 
     @app.get("/a/{activity_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -262,7 +260,7 @@ def create_app(
         plan = await load_plan(activity_id)
         if plan is None:
             return message(request, "Aktiviteten finns inte", ["Kontrollera länken."], 404, "bad")
-        errors, fields = registration_errors(plan, form, await asyncio.to_thread(store.organisation_ids))
+        errors, fields = registration_errors(plan, form, await directory.organisation_ids())
         if errors:
             return await activity_page(request, plan, 422, errors, {k: v for k, v in form.items() if k != CSRF_FIELD})
         # Only well-formed registrations count: a typo corrected and sent again costs nobody a place in the limit.
@@ -308,7 +306,7 @@ def create_app(
         registration_id = verify(token, secret_key)
         if registration_id is None:
             return None
-        return await asyncio.to_thread(store.registration, registration_id)
+        return await directory.registration(registration_id)
 
     @app.get("/w/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def confirm_withdrawal(request: Request, token: str) -> HTMLResponse:
@@ -318,7 +316,7 @@ def create_app(
         registration, participant = found
         if registration.status not in (SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value):
             return message(request, "Anmälan är redan avslutad", ["Du behöver inte göra något mer."], 409)
-        plan = await asyncio.to_thread(store.plan, registration.activity_id)
+        plan = await directory.plan(registration.activity_id)
         who = "ditt lag" if registration.team_size > 1 else "dig"
         return page(
             request, "withdraw.html", title="Avanmälan", plan=plan, token=token, who=who, csrf_token=csrf.token(request)
@@ -358,11 +356,11 @@ def create_app(
         )
 
     async def survey_context(token: str) -> tuple[SurveyInvitation, ActivityPlan] | None:
-        invitation = await asyncio.to_thread(store.invitation_by_token, token)
+        invitation = await directory.survey_invitation(token)
         if invitation is None:
             return None
-        plan = await asyncio.to_thread(store.plan, invitation.activity_id)
-        return invitation, plan
+        plan = await directory.plan(invitation.activity_id)
+        return (invitation, plan) if plan is not None else None
 
     def survey_refusal(request: Request, code: str) -> HTMLResponse:
         status, title = SURVEY_REFUSALS.get(code, (409, "Svaret kunde inte tas emot"))
@@ -433,7 +431,7 @@ def create_app(
                 request, invitation, plan, token, 422, errors, {k: v for k, v in form.items() if k != CSRF_FIELD}
             )
         try:
-            await asyncio.to_thread(store.answer_survey, token, answers)
+            await directory.answer_survey(token, answers)
         except StoreError as exc:
             return survey_refusal(request, exc.code)
         return message(
@@ -441,7 +439,7 @@ def create_app(
         )
 
     if service is not None:
-        app.include_router(coordinator_router(service, store, coordinator_api_token), prefix="/api")
+        app.include_router(coordinator_router(service, directory, coordinator_api_token), prefix="/api")
     if codec is not None:  # the codec server for the Temporal UI and CLI (api/codec_server.py)
         app.include_router(codec_router(codec, codec_token, codec_cors_origins), prefix="/codec")
     return app

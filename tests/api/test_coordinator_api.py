@@ -19,6 +19,7 @@ import yaml
 from fastapi import FastAPI
 
 from api.coordinator_api import coordinator_router
+from api.directory import Directory
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,7 +29,7 @@ ORGS = ["sundsvall", "ostersund", "are"]
 
 def make_client(service, store, token: str | None = TOKEN, headers: dict | None = None) -> httpx.AsyncClient:
     app = FastAPI()
-    app.include_router(coordinator_router(service, store, token), prefix="/api")
+    app.include_router(coordinator_router(service, Directory(store), token), prefix="/api")
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test", headers=AUTH if headers is None else headers
     )
@@ -154,7 +155,7 @@ async def test_list_without_visibility_is_503(api):
 # -- OpenAPI -------------------------------------------------------------
 async def test_openapi_documents_the_paths_models_and_token(store):
     app = FastAPI()
-    app.include_router(coordinator_router(FakeService(), store, TOKEN), prefix="/api")
+    app.include_router(coordinator_router(FakeService(), Directory(store), TOKEN), prefix="/api")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         spec = (await client.get("/openapi.json")).json()
     paths = spec["paths"]
