@@ -13,18 +13,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
-
-if TYPE_CHECKING:  # one definition for mypy: the vendored click of the typer installed
-    from typer._click import exceptions as _click_exceptions
-else:
-    try:  # typer vendors click from 0.2x on; older versions use click itself
-        from typer._click import exceptions as _click_exceptions
-    except ImportError:  # pragma: no cover
-        from click import exceptions as _click_exceptions
 
 from api.service import Refused, Service, Unconfirmed
 from domain.email_address import InvalidEmail, parse_email
@@ -32,6 +24,14 @@ from domain.lifecycle import ActivityStatus, OverrideAction
 from domain.plan import ActivityPlan, PlanError, load_plan
 from domain.plan_source import shown
 from domain.reference import default_reference
+
+
+def _usage_error(exc: BaseException) -> bool:
+    """A command-line usage error (bad option value, missing argument...), but not the help shown for no arguments.
+
+    Recognised by its class names, so no private module of typer (which vendors click) is needed."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "UsageError" in names and "NoArgsIsHelpError" not in names and hasattr(exc, "format_message")
 
 
 def one_line(text: str) -> str:
@@ -42,25 +42,26 @@ def one_line(text: str) -> str:
 class OneLineUsageErrors(TyperGroup):
     """Usage errors (bad option values, missing arguments) as one `error:` line with exit code 2."""
 
-    def _usage_error(self, exc: _click_exceptions.UsageError) -> typer.Exit:
+    @staticmethod
+    def _one_line_exit(exc: Any) -> typer.Exit:
         typer.echo(f"error: {one_line(exc.format_message())}", err=True)
         return typer.Exit(2)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().make_context(*args, **kwargs)
-        except _click_exceptions.UsageError as exc:
-            if isinstance(exc, getattr(_click_exceptions, "NoArgsIsHelpError", ())):
+        except Exception as exc:
+            if not _usage_error(exc):
                 raise
-            raise self._usage_error(exc) from None
+            raise self._one_line_exit(exc) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except _click_exceptions.UsageError as exc:
-            if isinstance(exc, getattr(_click_exceptions, "NoArgsIsHelpError", ())):
+        except Exception as exc:
+            if not _usage_error(exc):
                 raise
-            raise self._usage_error(exc) from None
+            raise self._one_line_exit(exc) from None
 
 
 app = typer.Typer(
