@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, TypeAdapter, ValidationError
 
 from domain.plan_source import shown
 
@@ -14,10 +14,7 @@ _SHORT = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _MAX_TEXT = 40  # longer than any duration written by hand: refused before the patterns run
 _FORMS = "use ISO-8601 (PT45S, P14D) or a number with s, m, h, d or w (45s, 10m, 2h, 14d)"
-_ISO = re.compile(
-    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
-)
+_ISO = TypeAdapter(timedelta)  # pydantic parses ISO-8601 durations (P14D, PT45S, P1DT2H)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -49,11 +46,15 @@ def _parse_text(text: str) -> timedelta:
     short = _SHORT.match(text)
     if short:
         return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
-    iso = _ISO.match(text.strip().upper())
-    if iso and text.strip().upper() not in ("P", "PT") and any(iso.groupdict().values()):
-        parts = {k: float(v) for k, v in iso.groupdict().items() if v}
-        return timedelta(**parts)
-    raise ValueError(f"bad duration {text!r}: {_FORMS}")
+    iso = text.strip().upper()
+    date_part = iso.partition("T")[0]
+    # Years and months have no fixed length: a plan says what it means in weeks or days.
+    if iso.startswith("P") and "Y" not in date_part and "M" not in date_part:
+        try:
+            return _ISO.validate_python(iso)
+        except ValidationError:
+            pass
+    raise ValueError(f"bad duration {shown(text)}: {_FORMS}")
 
 
 def format_duration(value: timedelta) -> str:
