@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -215,75 +216,29 @@ def _percent(part: int, whole: int) -> str:
 
 
 def render_markdown(data: ReportData) -> str:
-    """The report in Swedish Markdown (times in Swedish time)."""
-    total = data.participants
-    out = [
-        f"# Slutrapport: {data.title}",
-        "",
-        f"- Aktivitet: `{data.activity_id}`",
-        f"- Insatsområde: {data.focus_area}",
-        f"- Format: {FORMAT_NAMES.get(data.format, data.format)}",
-        f"- Platser: {data.places} (minst {data.min_participants} deltagare)",
-        f"- Bekräftade deltagare: {total}",
-        f"- Avanmälda: {data.withdrawn}",
-        f"- På reservlistan vid slutet: {data.waitlisted_at_end}",
-        "",
-        "## Tillfällen",
-        "",
-        "| Tillfälle | Start | Plats |",
-        "|---:|---|---|",
-        *(f"| {s.no} | {_local(s.start)} | {_cell(s.location)} |" for s in data.sessions),
-        "",
-        "## Deltagare per kommun/organisation",
-        "",
-        "| Kommun/organisation | Deltagare |",
-        "|---|---:|",
-        *(f"| {_cell(org)} | {n} |" for org, n in data.registrations_by_org.items()),
-        f"| **Totalt** | **{total}** |",
-        "",
-        "### Deltagare per roll",
-        "",
-        "| Roll | Deltagare |",
-        "|---|---:|",
-        *(f"| {_cell(role)} | {n} |" for role, n in data.registrations_by_role.items()),
-        "",
-        "## Närvaro per tillfälle",
-        "",
-        "| Tillfälle | Närvarande | Andel av bekräftade |",
-        "|---:|---:|---:|",
-        *(f"| {no} | {n} | {_percent(n, total)} |" for no, n in data.attendance_by_session.items()),
-        "",
-        "## Svarsfrekvens",
-        "",
-    ]
-    if data.surveys:
-        out += ["| Enkät | Inbjudna | Svar | Svarsfrekvens |", "|---|---:|---:|---:|"]
-        out += [
-            f"| {survey_label(s.survey)} | {s.invited} | {s.answered} | {_percent(s.answered, s.invited)} |"
-            for s in data.surveys
-        ]
-    else:
-        out.append("Inga enkäter har skickats.")
-    out += ["", "## Utvärdering", ""]
-    if not data.answer_summary:
-        out.append("Inga svar.")
-    for survey, summary in data.answer_summary.items():
-        out += [f"### {survey_label(survey)} ({summary['answers']} svar)", ""]
-        if summary["questions"]:
-            out += ["| Fråga | Medelvärde | Antal svar |", "|---|---:|---:|"]
-            out += [f"| {_cell(q)} | {_decimal(v['mean'])} | {v['count']} |" for q, v in summary["questions"].items()]
-            out.append("")
-        for question, counts in summary["choices"].items():
-            out.append(f"- {_cell(question)}: " + ", ".join(f"{_cell(k)} {n}" for k, n in counts.items()))
-        if summary["choices"]:
-            out.append("")
-    out += [f"Fritextsvar: {data.free_text_count} (redovisas inte i rapporten).", "", "## Beslut", ""]
-    if data.decisions:
-        out += ["| Tid | Beslut | Motivering |", "|---|---|---|"]
-        out += [f"| {_local(at)} | {_cell(kind)} | {_cell(reason)} |" for at, kind, reason in data.decisions]
-    else:
-        out.append("Inga beslut registrerade.")
-    return "\n".join(out) + "\n"
+    """The report in Swedish Markdown (times in Swedish time), from `templates/report.md.j2`."""
+    return _MARKDOWN.render(
+        data=data,
+        total=data.participants,
+        format_name=FORMAT_NAMES.get(data.format, data.format),
+        percent=_percent,
+    )
+
+
+def _markdown_template() -> Template:
+    env = Environment(
+        loader=PackageLoader("activities_impl", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # Markdown, not HTML: cells are escaped for tables by `cell`
+    )
+    env.filters.update(local=_local, cell=_cell, decimal=_decimal, survey_label=survey_label)
+    return env.get_template("report.md.j2")
+
+
+_MARKDOWN = _markdown_template()
 
 
 def render_csv(data: ReportData) -> str:

@@ -107,7 +107,7 @@ def common_context(composer: Composer) -> dict:
 
 
 def test_every_template_has_a_case():
-    names = {p.name.removesuffix(".txt.j2") for p in TEMPLATES.glob("*.j2") if not p.name.startswith("_")}
+    names = {p.name.removesuffix(".txt.j2") for p in TEMPLATES.glob("*.txt.j2") if not p.name.startswith("_")}
     assert names == set(CASES)
 
 
