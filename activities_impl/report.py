@@ -17,7 +17,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from sqlalchemy import func
@@ -27,17 +26,8 @@ from activities_impl.calendar import location_text
 from activities_impl.store import Store
 from domain.lifecycle import SeatStatus
 from domain.tables import Attendance, Organisation, Participant, Registration, Report, SurveyAnswer, SurveyInvitation
+from domain.texts import FORMAT_LABELS, STOCKHOLM
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-FORMAT_NAMES = {
-    "course": "kurs",
-    "seminar_series": "seminarieserie",
-    "network_meeting": "nätverksträff",
-    "webinar": "webbinarium",
-    "conference": "konferens",
-    "theme_day": "temadag",
-    "supervisor_training": "handledarutbildning",
-}
 SESSION_SURVEY = re.compile(r"^s(\d+)$")
 
 
@@ -220,7 +210,7 @@ def render_markdown(data: ReportData) -> str:
     return _MARKDOWN.render(
         data=data,
         total=data.participants,
-        format_name=FORMAT_NAMES.get(data.format, data.format),
+        format_name=FORMAT_LABELS.get(data.format, data.format),
         percent=_percent,
     )
 

@@ -36,6 +36,15 @@ FORMAT_NAMES = {
     "theme_day": "en temadag",
     "supervisor_training": "en handledarutbildning",
 }
+FORMAT_LABELS = {  # as a report's heading names them
+    "course": "kurs",
+    "seminar_series": "seminarieserie",
+    "network_meeting": "nätverksträff",
+    "webinar": "webbinarium",
+    "conference": "konferens",
+    "theme_day": "temadag",
+    "supervisor_training": "handledarutbildning",
+}
 SURVEY_TITLES = {
     "final": ("Slututvärdering", "Nu är aktiviteten avslutad. Berätta vad du tar med dig i en kort slututvärdering."),
     "follow-up": (
