@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.service import TLSConfig
+from temporalio.envconfig import ClientConfigProfile
 
 from worker.converter import data_converter_from_settings
 from worker.settings import Settings
@@ -19,8 +19,9 @@ def _read(path: Path, setting: str) -> bytes:
         raise ValueError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
 
 
-def tls_config(settings: Settings) -> TLSConfig | None:
-    """TLS from TEMPORAL_TLS_CERT/_KEY (client certificate, mTLS), _CA (server root) and _SERVER_NAME; None if unset."""
+def _check_files(settings: Settings) -> None:
+    """Clear, one-line errors before Temporal's config reads the files: a certificate needs its key, and every
+    file named must be readable."""
     cert, key = settings.temporal_tls_cert, settings.temporal_tls_key
     if (cert is None) != (key is None):
         missing, given = (
@@ -29,30 +30,38 @@ def tls_config(settings: Settings) -> TLSConfig | None:
         raise ValueError(
             f"{given} is set but {missing} is not: a client certificate needs its private key (set both or neither)"
         )
-    if cert is None and settings.temporal_tls_ca is None and settings.temporal_tls_server_name is None:
-        return None
-    return TLSConfig(
-        client_cert=_read(cert, "TEMPORAL_TLS_CERT") if cert is not None else None,
-        client_private_key=_read(key, "TEMPORAL_TLS_KEY") if key is not None else None,
-        server_root_ca_cert=_read(settings.temporal_tls_ca, "TEMPORAL_TLS_CA")
-        if settings.temporal_tls_ca is not None
-        else None,
-        domain=settings.temporal_tls_server_name,
-    )
+    for path, setting in (
+        (cert, "TEMPORAL_TLS_CERT"),
+        (key, "TEMPORAL_TLS_KEY"),
+        (settings.temporal_tls_ca, "TEMPORAL_TLS_CA"),
+    ):
+        if path is not None:
+            _read(path, setting)
 
 
 def connect_options(settings: Settings) -> dict[str, Any]:
-    """The keyword arguments of `Client.connect` for these settings (no I/O but reading the certificate files)."""
-    tls: bool | TLSConfig = tls_config(settings) or False
-    options: dict[str, Any] = {
-        "target_host": settings.temporal_address,
-        "namespace": settings.temporal_namespace,
-        "data_converter": data_converter_from_settings(settings),
+    """The keyword arguments of `Client.connect` for these settings, built by Temporal's own client configuration
+    (`temporalio.envconfig`: an API key implies TLS, certificate files are read), from runflow's settings."""
+    _check_files(settings)
+    given = {
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "TEMPORAL_API_KEY": settings.temporal_api_key,
+        "TEMPORAL_TLS_CLIENT_CERT_PATH": settings.temporal_tls_cert,
+        "TEMPORAL_TLS_CLIENT_KEY_PATH": settings.temporal_tls_key,
+        "TEMPORAL_TLS_SERVER_CA_CERT_PATH": settings.temporal_tls_ca,
+        "TEMPORAL_TLS_SERVER_NAME": settings.temporal_tls_server_name,
     }
-    if settings.temporal_api_key:
-        options["api_key"] = settings.temporal_api_key
-        tls = tls or True  # an API key is only ever sent over TLS
-    options["tls"] = tls
+    env = {
+        name: str(Path(value).expanduser()) if isinstance(value, Path) else value
+        for name, value in given.items()
+        if value
+    }
+    profile = ClientConfigProfile.load(disable_file=True, override_env_vars=env)
+    options: dict[str, Any] = dict(profile.to_client_connect_config())
+    options.setdefault("namespace", settings.temporal_namespace)
+    options.setdefault("tls", False)
+    options["data_converter"] = data_converter_from_settings(settings)
     return options
 
 
