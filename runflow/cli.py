@@ -3,6 +3,11 @@
 Every command that prints data takes `--json` and then prints exactly one
 JSON object. Bad input exits with code 2 and one line naming the problem;
 an unreachable server exits with code 1.
+
+Commands import the heavy parts they use (the Temporal client, the store, the
+worker, the web server) when they run, so that `runflow --help` and a refused
+argument answer at once. No import here dodges a cycle: the layers are checked
+by import-linter (`make lint`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typer.core import TyperGroup
 from api.service import Refused, Service, Unconfirmed
 from domain.email_address import InvalidEmail, parse_email
 from domain.lifecycle import ActivityStatus, OverrideAction
+from domain.phases import Phase
 from domain.plan import ActivityPlan, PlanError, load_plan
 from domain.plan_source import shown
 from domain.reference import default_reference
@@ -230,8 +236,6 @@ def activity_list(
     as_json: JsonFlag = False,
 ) -> None:
     """All activities, from Temporal's visibility (search attributes)."""
-    from domain.phases import Phase
-
     if phase is not None and phase not in {p.value for p in Phase}:
         fail(f"unknown phase {phase!r} (one of {', '.join(p.value for p in Phase)})")
     rows = run_with_service(lambda service: service.list(phase, True if below_minimum else None))
