@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from domain.signed_links import sign, verify
 from domain.texts import FORMAT_NAMES, survey_text, when
 
 __all__ = ["FORMAT_NAMES", "Composer", "sign", "survey_text", "verify", "when"]
-
-
-def sign(value: str, secret: str) -> str:
-    digest = hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:24]
-    return f"{value}.{digest}"
-
-
-def verify(token: str, secret: str) -> str | None:
-    value, _, _ = token.rpartition(".")
-    return value if value and hmac.compare_digest(sign(value, secret), token) else None
 
 
 class Composer:

@@ -29,7 +29,6 @@ from starlette.types import ASGIApp
 from temporalio.converter import PayloadCodec
 
 from activities_impl import calendar as ics
-from activities_impl.compose import verify
 from activities_impl.store import Store, StoreError
 from api.codec_server import codec_router
 from api.coordinator_api import coordinator_router
@@ -51,6 +50,7 @@ from domain.lifecycle import SeatStatus
 from domain.phases import Phase
 from domain.plan import ActivityPlan
 from domain.reference import default_reference
+from domain.signed_links import verify
 from domain.surveys import SCALE, questions, validate_answers
 from domain.tables import Participant, Registration, SurveyInvitation
 from domain.texts import refusal_text, survey_text, when
