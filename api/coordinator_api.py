@@ -68,6 +68,34 @@ class ActivityRow(BaseModel):
     first_session_start: str | None = None
 
 
+class SurveyCounts(BaseModel):
+    survey: str = Field(description="s1, s2, … (after each session), final, follow-up")
+    invited: int
+    answered: int
+    reminded: int
+
+
+class ActivityOverview(ActivityStatus):
+    """The workflow's status, with each survey's figures from the store while the activity runs."""
+
+    surveys: list[SurveyCounts] = []
+
+
+class ParticipantOut(BaseModel):
+    registration_id: str
+    status: str = Field(description="confirmed, waitlisted, withdrawn or cancelled")
+    waitlist_position: int | None = Field(description="place on the waiting list (1 = next), when waitlisted")
+    team_size: int
+    name: str | None = Field(description="None once anonymised")
+    email: str | None = Field(description="None once anonymised")
+    organisation_id: str
+    organisation: str
+    role: str
+    school: str | None
+    team_members: list[str]
+    registered_at: datetime
+
+
 class UndeliverableOut(BaseModel):
     recipient: str | None = Field(description="the address (erased on anonymisation)")
     purpose: str = Field(description="the mailing, e.g. registration, invitation, survey")
@@ -283,14 +311,26 @@ def coordinator_router(service: Service, directory: Directory, api_token: str | 
             raise HTTPException(409, f"activity {plan.id!r} has already been started") from None
         return Started(id=plan.id, workflow_id=handle.id)
 
-    @router.get("/activities/{activity_id}", response_model=ActivityStatus, responses=_errors(404))
-    async def activity_status(activity_id: str) -> ActivityStatus:
-        """Phase, counts, next due time, sessions and decisions of one activity."""
+    @router.get("/activities/{activity_id}", response_model=ActivityOverview, responses=_errors(404))
+    async def activity_status(activity_id: str) -> ActivityOverview:
+        """Phase, counts, next due time, sessions, decisions and each survey's figures of one activity."""
         await known(activity_id)
         try:
-            return await service.status(activity_id)
+            status = await service.status(activity_id)
         except Refused as exc:
             raise refused(exc) from None
+        surveys = [SurveyCounts(**row) for row in await directory.survey_counts(activity_id)]
+        return ActivityOverview(**status.model_dump(), surveys=surveys)
+
+    @router.get("/activities/{activity_id}/participants", response_model=list[ParticipantOut], responses=_errors(404))
+    async def participants(
+        activity_id: str,
+        status: Annotated[str | None, Query(pattern="^(confirmed|waitlisted|withdrawn|cancelled)$")] = None,
+    ) -> list[ParticipantOut]:
+        """Who registered, in registration order: status, waiting-list position, organisation, role, school, team,
+        when; names and e-mail addresses for the coordinators (this API's token)."""
+        await known(activity_id)
+        return [ParticipantOut(**row) for row in await directory.participants(activity_id, status)]
 
     @router.get(
         "/activities/{activity_id}/undeliverable", response_model=list[UndeliverableOut], responses=_errors(404)

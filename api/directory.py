@@ -49,3 +49,16 @@ class Directory:
 
     async def report(self, activity_id: str) -> Report | None:
         return await asyncio.to_thread(self.store.report, activity_id)
+
+    async def participants(self, activity_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        """The coordinators' list of who registered (see `Store.participant_list`), optionally of one status."""
+        rows = await asyncio.to_thread(self.store.participant_list, activity_id)
+        return [row for row in rows if status is None or row["status"] == status]
+
+    async def survey_counts(self, activity_id: str) -> list[dict[str, Any]]:
+        """Per survey sent: how many were invited, have answered and were reminded."""
+        rows = await asyncio.to_thread(self.store.survey_counts, activity_id)
+        return [
+            {"survey": survey, "invited": invited, "answered": answered, "reminded": reminded}
+            for survey, invited, answered, reminded in rows
+        ]

@@ -13,6 +13,8 @@ by import-linter (`make lint`).
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,6 +25,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from api.directory import Directory
 from api.service import Refused, Service, Unconfirmed
 from domain.email_address import InvalidEmail, parse_email
 from domain.lifecycle import ActivityStatus, OverrideAction
@@ -200,11 +203,15 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     """Phase, counts, next due time, sessions and decisions of one activity."""
 
-    async def work(service: Service) -> tuple[ActivityStatus, list[dict[str, Any]]]:
-        return await service.status(activity_id), await service.undeliverable(activity_id)
+    async def work(service: Service) -> tuple[ActivityStatus, list[dict[str, Any]], list[dict[str, Any]]]:
+        return (
+            await service.status(activity_id),
+            await service.undeliverable(activity_id),
+            await Directory(service.store).survey_counts(activity_id),
+        )
 
-    status, undeliverable = run_with_service(work)
-    data = {**status.model_dump(mode="json"), "undeliverable": undeliverable}
+    status, undeliverable, surveys = run_with_service(work)
+    data = {**status.model_dump(mode="json"), "surveys": surveys, "undeliverable": undeliverable}
     if as_json:
         emit(data, True)
         return
@@ -223,6 +230,8 @@ def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
         )
     for d in status.decisions:
         lines.append(f"  {d.at.isoformat()} {d.kind} by {d.by.value}: {d.reason}")
+    for c in surveys:
+        lines.append(f"  survey {c['survey']}: {c['answered']}/{c['invited']} answered, {c['reminded']} reminded")
     if undeliverable:
         lines.append(f"undeliverable e-mails: {len(undeliverable)}")
         lines += [f"  {u['recipient']} ({u['purpose']}): {u['reason']}" for u in undeliverable]
@@ -328,6 +337,75 @@ def attendance(
     emit(
         {"id": activity_id, "session": session_no, "present": count}, as_json, f"session {session_no}: {count} present"
     )
+
+
+PARTICIPANT_COLUMNS = [
+    "registration_id",
+    "status",
+    "waitlist_position",
+    "team_size",
+    "name",
+    "email",
+    "organisation",
+    "role",
+    "school",
+    "team_members",
+    "registered_at",
+]
+
+
+@app.command()
+def participants(
+    activity_id: str,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: confirmed, waitlisted, withdrawn, cancelled.")
+    ] = None,
+    as_json: JsonFlag = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per registration).")] = False,
+) -> None:
+    """Who registered: status, waiting-list position, organisation, role, school, team, registered at."""
+    from sqlalchemy.exc import OperationalError
+
+    from worker.settings import get_settings
+    from worker.wiring import open_store
+
+    statuses = ("confirmed", "waitlisted", "withdrawn", "cancelled")
+    if status is not None and status not in statuses:
+        fail(f"unknown status {shown(status)} (one of {', '.join(statuses)})")
+    if as_json and as_csv:
+        fail("--json and --csv exclude each other")
+    settings = get_settings()
+    directory = Directory(open_store(settings))
+    try:
+        if asyncio.run(directory.activity(activity_id)) is None:
+            fail(f"no activity {shown(activity_id)}")
+        rows = asyncio.run(directory.participants(activity_id, status))
+    except OperationalError as exc:
+        fail(f"cannot read the store at {settings.effective_database_url} ({exc.orig}); run `runflow db upgrade`", 1)
+    for row in rows:
+        row["registered_at"] = row["registered_at"].isoformat()
+        row["team_members"] = "; ".join(row["team_members"]) if as_csv else row["team_members"]
+    if as_csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=PARTICIPANT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    human = "\n".join(
+        "\t".join(
+            [
+                r["registration_id"],
+                r["status"] + (f" {r['waitlist_position']}" if r["waitlist_position"] is not None else ""),
+                r["name"] or "(anonymised)",
+                r["email"] or "",
+                r["organisation"],
+                r["role"],
+            ]
+        )
+        for r in rows
+    )
+    emit({"id": activity_id, "participants": rows}, as_json, human or "no registrations")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -153,3 +154,46 @@ class Registrations(StoreBase):
             if ids is not None:
                 query = query.where(col(Registration.id).in_(list(ids)))
             return list(s.exec(query))
+
+    def participant_list(self, activity_id: str) -> list[dict[str, Any]]:
+        """Every registration of the activity with its person, in registration order: the coordinators' list.
+
+        Waiting-list positions follow the order of registration among those waiting (as the workflow's book
+        keeps them). Names, e-mail addresses, schools and team members are None once anonymised."""
+        with self.session() as s:
+            rows = list(
+                s.exec(
+                    select(Registration, Participant, Organisation)
+                    .join(Participant, col(Participant.id) == col(Registration.participant_id))
+                    .join(Organisation, col(Organisation.id) == col(Participant.organisation_id))
+                    .where(Registration.activity_id == activity_id)
+                    .order_by(col(Registration.seq))
+                )
+            )
+            members: dict[int, list[str]] = {}
+            for member in s.exec(
+                select(TeamMember).where(TeamMember.activity_id == activity_id).order_by(col(TeamMember.id))
+            ):
+                if member.name:
+                    members.setdefault(member.participant_id, []).append(member.name)
+        out, position = [], 0
+        for registration, person, organisation in rows:
+            waiting = registration.status == SeatStatus.WAITLISTED.value
+            position += waiting
+            out.append(
+                {
+                    "registration_id": registration.id,
+                    "status": registration.status,
+                    "waitlist_position": position if waiting else None,
+                    "team_size": registration.team_size,
+                    "name": person.name,
+                    "email": person.email,
+                    "organisation_id": organisation.id,
+                    "organisation": organisation.name,
+                    "role": person.role,
+                    "school": person.school,
+                    "team_members": members.get(person.id or 0, []),
+                    "registered_at": registration.created_at,
+                }
+            )
+        return out

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 # Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
@@ -120,3 +121,26 @@ class Surveys(StoreBase):
                     select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id).order_by(col(SurveyAnswer.id))
                 )
             )
+
+    def survey_counts(self, activity_id: str) -> list[tuple[str, int, int, int]]:
+        """Per survey of the activity: (survey, invited, answered, reminded); sessions first, then the final
+        evaluation and the follow-up."""
+        with self.session() as s:
+            rows = s.exec(
+                select(
+                    SurveyInvitation.survey,
+                    func.count(col(SurveyInvitation.id)),
+                    func.count(col(SurveyInvitation.answered_at)),
+                    func.count(col(SurveyInvitation.reminded_at)),
+                )
+                .where(SurveyInvitation.activity_id == activity_id)
+                .group_by(col(SurveyInvitation.survey))
+            )
+            return sorted(((survey, i, a, r) for survey, i, a, r in rows), key=lambda row: _survey_order(row[0]))
+
+
+def _survey_order(survey: str) -> tuple[int, int]:
+    number = survey.removeprefix("s")
+    if survey.startswith("s") and number.isdigit():
+        return (0, int(number))
+    return (1, 0) if survey == "final" else (2, 0)

@@ -8,7 +8,6 @@ problem; an unreachable Temporal server exits with code 1 and one clear line.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 from activities_impl.store import Store
 from domain.reference import default_reference
 from runflow.cli import app
+from tests.support.ports import free_port
 from worker.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +48,6 @@ def one_error_line(result, code: int = 2) -> str:
     assert len(lines) == 1, f"expected one line on stderr, got {result.stderr!r}"
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
-
-
-def free_port() -> int:
-    """A local port nobody listens on (bound, read, closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -301,3 +294,41 @@ def test_no_arguments_shows_help():
     result = run()
     assert "plan" in result.stdout + result.stderr
     assert "activity" in result.stdout + result.stderr
+
+
+# -- participants --------------------------------------------------------------
+def test_participants_lists_who_registered_as_json_and_csv(env):
+    from domain.plan import load_plan
+
+    env.mkdir(parents=True)
+    store = Store(get_settings().effective_database_url)
+    store.migrate()
+    store.seed_reference(default_reference())
+    plan = load_plan(str(EXAMPLE), default_reference())
+    store.save_plan(plan, make_current=True)
+    for seq, (email, status) in enumerate([("anna@skola.test", "confirmed"), ("bo@skola.test", "waitlisted")]):
+        pid = store.upsert_participant(plan.id, name=f"P{seq}", email=email, organisation_id="berg", role="lärare")
+        store.record_registration(
+            registration_id=f"{plan.id}-r{seq}",
+            activity_id=plan.id,
+            participant_id=pid,
+            status=status,
+            team_size=1,
+            seq=seq,
+        )
+    store.set_team_members(pid, ["Bo", "Cia"])
+    result = run("participants", plan.id, "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = one_json_object(result.stdout)["participants"]
+    assert [(r["email"], r["status"], r["waitlist_position"]) for r in rows] == [
+        ("anna@skola.test", "confirmed", None),
+        ("bo@skola.test", "waitlisted", 1),
+    ]
+    assert rows[1]["team_members"] == ["Bo", "Cia"]
+    csv_out = run("participants", plan.id, "--csv", "--status", "waitlisted")
+    assert csv_out.exit_code == 0, csv_out.stderr
+    lines = csv_out.stdout.splitlines()
+    assert lines[0].startswith("registration_id,status,waitlist_position") and len(lines) == 2
+    assert "bo@skola.test" in lines[1] and "Bo; Cia" in lines[1]
+    assert "no activity" in one_error_line(run("participants", "nothing-here"))
+    assert "unknown status" in one_error_line(run("participants", plan.id, "--status", "sleeping"))

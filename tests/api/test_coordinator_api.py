@@ -201,6 +201,7 @@ async def test_unknown_activity_is_404_everywhere(api):
         ("GET", "/api/activities/nope-nope/report.csv", None),
         ("GET", "/api/activities/nope-nope/report.png", None),
         ("GET", "/api/activities/nope-nope/undeliverable", None),
+        ("GET", "/api/activities/nope-nope/participants", None),
     ]
     for method, url, body in requests:
         response = await api.request(method, url, json=body)
@@ -393,3 +394,28 @@ async def test_undeliverable_mail_is_listed_for_the_organiser(api, lab, make_pla
     [row] = (await api.get(f"/api/activities/{plan.id}/undeliverable")).json()
     assert row["recipient"] == "fel@skola.test" and row["purpose"] == "registration"
     assert row["reason"].startswith("recipient_refused: 550") and "@" not in row["reason"]
+
+
+async def test_participants_are_listed_with_status_position_and_survey_figures(api, lab, make_plan):
+    plan = make_plan(await lab.now(), places=2, min_participants=1)
+    assert (await api.post("/api/activities", json=plan_json(plan))).status_code == 201
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    for i, email in enumerate(["anna@skola.test", "bo@skola.test", "cia@skola.test", "dan@skola.test"]):
+        await lab.service.register(
+            plan.id, name=f"Person {i}", email=email, organisation=ORGS[i % 3], role="lärare", school="Skolan"
+        )
+    rows = (await api.get(f"/api/activities/{plan.id}/participants")).json()
+    assert [(r["email"], r["status"], r["waitlist_position"]) for r in rows] == [
+        ("anna@skola.test", "confirmed", None),
+        ("bo@skola.test", "confirmed", None),
+        ("cia@skola.test", "waitlisted", 1),
+        ("dan@skola.test", "waitlisted", 2),
+    ]
+    assert rows[0]["organisation"] == "Sundsvalls kommun" and rows[0]["role"] == "lärare" and rows[0]["registered_at"]
+    waiting = (await api.get(f"/api/activities/{plan.id}/participants?status=waitlisted")).json()
+    assert [r["name"] for r in waiting] == ["Person 2", "Person 3"]
+    assert (await api.get(f"/api/activities/{plan.id}/participants?status=sleeping")).status_code == 422
+
+    await lab.advance_to(plan.sessions[0].end + plan.surveys.attendance_grace + timedelta(minutes=1))
+    surveys = (await api.get(f"/api/activities/{plan.id}")).json()["surveys"]
+    assert surveys == [{"survey": "s1", "invited": 2, "answered": 0, "reminded": 0}]
