@@ -239,6 +239,11 @@ def create_app(
     def healthz() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.get("/tillganglighet", response_class=HTMLResponse, include_in_schema=False)
+    async def accessibility_statement(request: Request) -> HTMLResponse:
+        """The accessibility statement the Swedish law on accessible digital public services asks for."""
+        return page(request, "tillganglighet.html", title="Tillgänglighetsredogörelse")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
         activities = await directory.activities()

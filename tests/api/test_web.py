@@ -81,3 +81,13 @@ def test_unknown_activity_is_404(client, stored):
     response = client.get("/a/no-such-activity")
     assert response.status_code == 404
     assert "Aktiviteten finns inte" in response.text and 'lang="sv"' in response.text
+
+
+def test_the_accessibility_statement_is_linked_from_every_page(client, stored):
+    statement = client.get("/tillganglighet")
+    assert statement.status_code == 200
+    text = statement.text
+    for part in ("WCAG 2.1 nivå AA", "Kända brister", "Rapportera brister", "run@miun.se", "Digg", "2018:1937"):
+        assert part in text
+    for path in ("/", "/a/lasa-skriva-ht27", "/tillganglighet", "/a/finns-inte"):
+        assert 'href="/tillganglighet"' in client.get(path).text, path
