@@ -34,6 +34,7 @@ from bench.results import Figure
 from bench.roundtrip import wait_for_phase
 from bench.stack import BenchStack, full_history, gather_limited, now
 from domain.plan import ActivityPlan
+from tests.support.plans import plan_in_seconds
 
 ORGS = ["sundsvall", "ostersund", "harnosand", "kramfors", "are", "timra", "solleftea", "ornskoldsvik", "krokom"]
 EMAIL_ACTIVITIES = {
@@ -53,39 +54,31 @@ EMAIL_ACTIVITIES = {
 def lifecycle_plan(
     activity_id: str, t0: datetime, *, open_after: float, reg_window: float, step: float, places: int
 ) -> ActivityPlan:
+    """Registration open `reg_window` s from `open_after` s after t0; after the deadline every step `step` s apart."""
     s = lambda seconds: timedelta(seconds=seconds)  # noqa: E731
-    opens = t0 + s(open_after)
-    deadline = opens + s(reg_window)
-    s1 = deadline + s(step)
-    s2 = s1 + s(2 * step)
-    return ActivityPlan.model_validate(
-        {
-            "id": activity_id,
-            "title": "Benchmark: bedömning för lärande",
-            "description": "Mätning.",
-            "focus_area": "utveckla",
-            "target_groups": ["lärare"],
-            "format": "course",
-            "organiser_email": "samordnare@run.test",
-            "places": places,
-            "min_participants": 0,
-            "registration": {"opens": opens, "deadline": deadline, "reminders_before_deadline": [s(reg_window / 2)]},
-            "grace_period": s(step),
-            "sessions": [
-                {"start": s1, "end": s1 + s(step), "location": "sundsvall", "room": "O111"},
-                {"start": s2, "end": s2 + s(step), "location": "digital", "link": "https://meet.test/b"},
-            ],
-            "session_reminder_before": s(step / 2),
-            "surveys": {
-                "window": s(3 * step),
-                "reminder_after": s(1.5 * step),
-                "attendance_grace": s(step / 2),
-                "final_evaluation_after": s(step / 2),
-                "follow_up_after": s(2 * step),
-            },
-            "retention": s(step),
-            "invitation": {"organisations": ["sundsvall", "ostersund"]},
-        }
+    deadline = open_after + reg_window
+    return plan_in_seconds(
+        activity_id,
+        t0,
+        places=places,
+        opens=open_after,
+        deadline=deadline,
+        sessions=((step, 2 * step), (3 * step, 4 * step)),
+        reminders=[s(reg_window / 2)],
+        title="Benchmark: bedömning för lärande",
+        description="Mätning.",
+        min_participants=0,
+        grace_period=s(step),
+        session_reminder_before=s(step / 2),
+        surveys={
+            "window": s(3 * step),
+            "reminder_after": s(1.5 * step),
+            "attendance_grace": s(step / 2),
+            "final_evaluation_after": s(step / 2),
+            "follow_up_after": s(2 * step),
+        },
+        retention=s(step),
+        invitation={"organisations": ["sundsvall", "ostersund"]},
     )
 
 

@@ -17,17 +17,10 @@ from bench.floor import MirrorWorkflow, script_from_history
 from bench.results import Figure
 from bench.roundtrip import open_plan
 from bench.stack import BenchStack, full_history, gather_limited
+from tests.support.waiting import wait_for
 
 SETTLE_S = 3.0
 MAX_CACHED_WORKFLOWS = 1000  # temporalio.worker.Worker's default, which runflow's worker keeps
-
-
-async def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
-        await asyncio.sleep(1.0)
 
 
 async def run(stack: BenchStack, *, count: int, concurrency: int, progress) -> tuple[list[Figure], dict]:
@@ -51,7 +44,7 @@ async def run(stack: BenchStack, *, count: int, concurrency: int, progress) -> t
     async def all_open() -> bool:
         return (await client.count_workflows(query)).count >= count
 
-    await wait_until(all_open, 60 + count * 0.5, f"{count} open activities")
+    await wait_for(all_open, 60 + count * 0.5, f"{count} open activities", interval=1.0)
     open_s = time.perf_counter() - started
     await asyncio.sleep(SETTLE_S)
     loaded = worker.memory()
@@ -77,7 +70,7 @@ async def run(stack: BenchStack, *, count: int, concurrency: int, progress) -> t
         done = await gather_limited(50, [h.query(MirrorWorkflow.segments_done) for h in handles])
         return all(d >= waiting_at for d in done)
 
-    await wait_until(all_waiting, 60 + count * 0.5, f"{count} mirror workflows waiting")
+    await wait_for(all_waiting, 60 + count * 0.5, f"{count} mirror workflows waiting", interval=1.0)
     fopen_s = time.perf_counter() - fstarted
     await asyncio.sleep(SETTLE_S)
     floaded = floor_worker.memory()

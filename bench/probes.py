@@ -11,47 +11,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.results import Figure
-from bench.stack import HOST, free_port, output_to, percentile, quiet_runtime
+from bench.stack import percentile, quiet_runtime
+from tests.support.ports import HOST, free_port
+from tests.support.processes import DevServer
 
 
 async def probe_updates(total: int, clients: list[int], cap: int) -> list[Figure]:
-    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     from bench.floor import NoopUpdateWorkflow, noop
-    from worker.binaries import temporal_cli
 
     runtime = quiet_runtime()
     rows: list[Figure] = []
+    workdir = Path(tempfile.mkdtemp(prefix="runflow-probe-"))
     for label, extra in (
         ("server default (10 in flight)", []),
         ("maxInFlightUpdates=100", ["--dynamic-config-value", "history.maxInFlightUpdates=100"]),
     ):
-        with output_to(os.devnull):
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_cli(),
-                dev_server_log_level="error",
-                ip=HOST,
-                runtime=runtime,
-                dev_server_extra_args=extra,
-                dev_server_startup_timeout=timedelta(seconds=60),
-            )
+        server = DevServer(
+            workdir / "temporal.log", search_attributes=False, log_level="error", extra_args=extra, new_session=True
+        ).start()
         try:
-            async with Worker(env.client, task_queue="probe", workflows=[NoopUpdateWorkflow], activities=[noop]):
+            client = await server.connect(timeout=60, runtime=runtime)
+            async with Worker(client, task_queue="probe", workflows=[NoopUpdateWorkflow], activities=[noop]):
                 runs = [(c, None) for c in clients] + [(max(clients), cap)]
                 for n, (c, limit) in enumerate(runs):
-                    handle = await env.client.start_workflow(
-                        NoopUpdateWorkflow.run, id=f"probe-{n}", task_queue="probe"
-                    )
+                    handle = await client.start_workflow(NoopUpdateWorkflow.run, id=f"probe-{n}", task_queue="probe")
                     semaphore = asyncio.Semaphore(limit) if limit else None
                     counter, latencies, failed = itertools.count(), [], 0
 
@@ -95,7 +88,8 @@ async def probe_updates(total: int, clients: list[int], cap: int) -> list[Figure
                         flush=True,
                     )
         finally:
-            await env.shutdown()
+            server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
     return rows
 
 

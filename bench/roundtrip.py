@@ -11,60 +11,54 @@ import asyncio
 import itertools
 import re
 import time
-from datetime import timedelta
 
 import httpx
 
 from api.service import Service
 from bench.floor import NoopUpdateWorkflow
 from bench.results import Figure
-from bench.stack import HOST, BenchStack, now, percentile
+from bench.stack import BenchStack, now, percentile
 from domain.plan import ActivityPlan
+from tests.support.plans import plan_in_seconds
+from tests.support.ports import HOST
+from tests.support.waiting import wait_for
 
 CSRF_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
 ORGS = ["sundsvall", "ostersund", "harnosand", "kramfors", "are", "timra", "solleftea", "ornskoldsvik", "krokom"]
 
 
 def open_plan(activity_id: str, *, opens_in: float, places: int = 10000, organisations=("sundsvall",)) -> ActivityPlan:
-    """An activity that opens in `opens_in` seconds and stays open for a day (sessions later)."""
-    t = now()
-    at = lambda seconds: t + timedelta(seconds=seconds)  # noqa: E731
-    return ActivityPlan.model_validate(
-        {
-            "id": activity_id,
-            "title": "Benchmark: läsutveckling",
-            "description": "Mätning.",
-            "focus_area": "utveckla",
-            "target_groups": ["lärare"],
-            "format": "course",
-            "organiser_email": "samordnare@run.test",
-            "places": places,
-            "min_participants": 0,
-            "registration": {"opens": at(opens_in), "deadline": at(86400), "reminders_before_deadline": ["1h"]},
-            "grace_period": "1d",
-            "sessions": [
-                {"start": at(2 * 86400), "end": at(2 * 86400 + 3600), "location": "sundsvall", "room": "O111"}
-            ],
-            "session_reminder_before": "1d",
-            "surveys": {
-                "window": "7d",
-                "reminder_after": "3d",
-                "attendance_grace": "1d",
-                "final_evaluation_after": "1d",
-                "follow_up_after": "30d",
-            },
-            "retention": "60d",
-            "invitation": {"organisations": list(organisations)},
-        }
+    """An activity that opens in `opens_in` seconds and stays open for a day (one session a day later)."""
+    return plan_in_seconds(
+        activity_id,
+        now(),
+        places=places,
+        opens=opens_in,
+        deadline=86400,
+        sessions=((86400, 86400 + 3600),),
+        reminders=["1h"],
+        title="Benchmark: läsutveckling",
+        description="Mätning.",
+        min_participants=0,
+        grace_period="1d",
+        session_reminder_before="1d",
+        surveys={
+            "window": "7d",
+            "reminder_after": "3d",
+            "attendance_grace": "1d",
+            "final_evaluation_after": "1d",
+            "follow_up_after": "30d",
+        },
+        retention="60d",
+        invitation={"organisations": list(organisations)},
     )
 
 
 async def wait_for_phase(service: Service, activity_id: str, phase: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while (await service.status(activity_id)).phase.value != phase:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{activity_id} did not reach {phase} within {timeout} s")
-        await asyncio.sleep(0.05)
+    async def reached() -> bool:
+        return (await service.status(activity_id)).phase.value == phase
+
+    await wait_for(reached, timeout, f"{activity_id} to reach {phase}", interval=0.05)
 
 
 async def drive(clients: int, total: int, call, start: int = 0) -> tuple[list[float], float, list[str]]:

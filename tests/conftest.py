@@ -27,6 +27,7 @@ from activities_impl.store import Store
 from api.service import Service
 from domain.plan import ActivityPlan
 from domain.reference import default_reference
+from tests.support.plans import plan_at
 from worker.binaries import test_server
 from worker.converter import build_data_converter
 from worker.settings import Settings
@@ -239,54 +240,7 @@ async def lab(time_env, sqlite_store, mailer, settings) -> AsyncIterator[Lab]:
         yield lab
 
 
-def plan_at(start: datetime, **changes) -> ActivityPlan:
-    """A small plan whose registration opens one minute after `start` (days apart, like a real one)."""
-    data = {
-        "id": f"test-{uuid.uuid4().hex[:8]}",
-        "title": "Testaktivitet om läsutveckling",
-        "description": "En kort testaktivitet.",
-        "focus_area": "utveckla",
-        "target_groups": ["lärare"],
-        "format": "course",
-        "organiser_email": "samordnare@run.test",
-        "places": 3,
-        "min_participants": 2,
-        "registration": {
-            "opens": start + timedelta(minutes=1),
-            "deadline": start + timedelta(days=10),
-            "reminders_before_deadline": ["5d", "1d"],
-        },
-        "grace_period": "2d",
-        "sessions": [
-            {
-                "start": start + timedelta(days=14),
-                "end": start + timedelta(days=14, hours=3),
-                "location": "sundsvall",
-                "room": "O111",
-            },
-            {
-                "start": start + timedelta(days=21),
-                "end": start + timedelta(days=21, hours=3),
-                "location": "digital",
-                "link": "https://meet.test/x",
-            },
-        ],
-        "session_reminder_before": "1d",
-        "surveys": {
-            "window": "7d",
-            "reminder_after": "3d",
-            "attendance_grace": "1d",
-            "final_evaluation_after": "1d",
-            "follow_up_after": "30d",
-        },
-        "retention": "60d",
-        "invitation": {"organisations": ["sundsvall", "ostersund", "are"]},
-    }
-    for key, value in changes.items():
-        data[key] = value
-    return ActivityPlan.model_validate(data)
-
-
 @pytest.fixture
 def make_plan() -> Callable[..., ActivityPlan]:
+    """The plan factory of `tests.support.plans`: `make_plan(start, **changes)`."""
     return plan_at

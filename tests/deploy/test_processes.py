@@ -10,14 +10,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +29,9 @@ from activities_impl.mailer import MemoryMailer
 from activities_impl.store import Store
 from domain.reference import default_reference
 from runflow.cli import app
+from tests.support.ports import free_port
+from tests.support.processes import RUNFLOW, DevServer, clean_env, start_web, wait_for_web
+from tests.support.waiting import wait_for
 from worker.binaries import temporal_cli
 from worker.converter import build_data_converter
 from worker.settings import Settings
@@ -38,66 +39,22 @@ from worker.worker import build_activities, build_worker
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNFLOW = str(Path(sys.executable).parent / "runflow")
 HEALTHCHECK = ROOT / "deploy" / "healthcheck.py"
 SETUP_SCRIPT = ROOT / "deploy" / "temporal-setup.sh"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def clean_env(**variables: str) -> dict[str, str]:
-    """This process's environment without any runflow/Temporal setting, plus `variables`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNFLOW_", "TEMPORAL_"))}
-    return {**env, **variables}
-
-
 @pytest.fixture(scope="module")
-def temporal(tmp_path_factory) -> Iterator[str]:
+async def temporal(tmp_path_factory) -> AsyncIterator[str]:
     """A Temporal dev server (no UI, no search attributes registered); its address."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("temporal") / "temporal.log").open("wb")
-    process = subprocess.Popen(
-        [
-            temporal_cli(),
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "error",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    address = f"127.0.0.1:{port}"
+    server = DevServer(
+        tmp_path_factory.mktemp("temporal") / "temporal.log", search_attributes=False, log_level="error"
+    ).start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the dev server exited"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the dev server did not start"
-                time.sleep(0.2)
-        yield address
+        await server.connect()
+        yield server.address
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 # -- runflow web -------------------------------------------------------------------
@@ -163,14 +120,13 @@ def test_runflow_web_without_temporal_exits_with_1(tmp_path):
 
 
 @pytest.fixture
-def web(temporal, tmp_path) -> Iterator[dict]:
+async def web(temporal, tmp_path) -> AsyncIterator[dict]:
     """`runflow web` as the compose file runs it (JSON logs, codec keys, tokens), on a migrated SQLite store."""
     database_url = f"sqlite:///{tmp_path}/runflow.db"
     store = Store(database_url)
     store.migrate()
     store.seed_reference(default_reference())
     store.engine.dispose()
-    port = free_port()
     key = base64.b64encode(os.urandom(32)).decode()
     env = clean_env(
         TEMPORAL_ADDRESS=temporal,
@@ -185,31 +141,12 @@ def web(temporal, tmp_path) -> Iterator[dict]:
         RUNFLOW_CODEC_TOKEN="codec-token",
         RUNFLOW_CODEC_CORS_ORIGINS='["http://localhost:8080"]',
     )
-    stderr = (tmp_path / "web.log").open("w+")
-    process = subprocess.Popen(
-        [RUNFLOW, "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_web(env, tmp_path / "web.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"runflow web exited: {(tmp_path / 'web.log').read_text()}"
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "runflow web did not come up"
-                time.sleep(0.2)
-        yield {"url": url, "process": process, "log": tmp_path / "web.log", "env": env}
+        await wait_for_web(url, process)
+        yield {"url": url, "process": process.popen, "log": process.log_path, "env": env}
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        stderr.close()
+        process.kill()
 
 
 def test_runflow_web_serves_the_app_and_the_codec_server(web):
@@ -286,11 +223,13 @@ async def test_the_worker_healthcheck_sees_this_hosts_worker(temporal, tmp_path)
         return healthcheck("worker", env=env)
 
     async with build_worker(client, build_activities(store, MemoryMailer(), settings), task_queue):
-        deadline = time.monotonic() + 30
         # in a thread: the worker polls from this event loop
-        while (result := await asyncio.to_thread(check, task_queue)).returncode != 0:
-            assert time.monotonic() < deadline, result.stderr
-            await asyncio.sleep(0.5)
+        await wait_for(
+            lambda: asyncio.to_thread(lambda: check(task_queue).returncode == 0),
+            30,
+            "the worker health check to pass",
+            interval=0.5,
+        )
         for _ in range(3):  # exit code 0 every time, never a crash of the Temporal client at interpreter exit
             result = await asyncio.to_thread(check, task_queue)
             assert result.returncode == 0, result.stderr

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.plans import plan_data_in_seconds
 
 pytestmark = pytest.mark.e2e
 
@@ -65,32 +67,30 @@ def page(browser):
 
 def browser_plan(now: datetime) -> dict:
     """Registration open for a minute, one place (so the second registrant waits), one session right after."""
-    t = lambda s: (now + timedelta(seconds=s)).isoformat()  # noqa: E731
-    return {
-        "id": f"webb-{now:%H%M%S}",
-        "title": TITLE,
-        "description": "Hur elever utvecklar språket i alla ämnen: genrepedagogik, cirkelmodellen och "
+    return plan_data_in_seconds(
+        f"webb-{now:%H%M%S}",
+        now,
+        places=1,
+        opens=2,
+        deadline=60,
+        sessions=((2, 8),),
+        title=TITLE,
+        description="Hur elever utvecklar språket i alla ämnen: genrepedagogik, cirkelmodellen och "
         "stöttning i praktiken.",
-        "focus_area": "utveckla",
-        "target_groups": ["lärare", "specialpedagog"],
-        "format": "seminar_series",
-        "organiser_email": "samordnare@run.test",
-        "places": 1,
-        "min_participants": 1,
-        "registration": {"opens": t(2), "deadline": t(60), "reminders_before_deadline": []},
-        "grace_period": "5s",
-        "sessions": [{"start": t(62), "end": t(68), "location": "sundsvall", "room": "sal O111"}],
-        "session_reminder_before": "1s",
-        "surveys": {
+        target_groups=["lärare", "specialpedagog"],
+        format="seminar_series",
+        min_participants=1,
+        session_reminder_before="1s",
+        surveys={
             "window": "90s",
             "reminder_after": "60s",
             "attendance_grace": "5s",
             "final_evaluation_after": "60s",
             "follow_up_after": "120s",
         },
-        "retention": "60s",
-        "invitation": {"organisations": ["sundsvall"]},
-    }
+        retention="60s",
+        invitation={"organisations": ["sundsvall"]},
+    )
 
 
 class Audit:

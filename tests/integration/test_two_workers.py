@@ -11,42 +11,32 @@ Needs RUNFLOW_TEST_POSTGRES_URL (`.ci/run` sets it; locally run `.ci/postgres.sh
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesParser
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.testing import WorkflowEnvironment
 
 from activities_impl.report import collect_report_data, summary
 from activities_impl.store import Store
 from api.service import Service
 from domain.lifecycle import SeatStatus
-from domain.plan import ActivityPlan, parse_plan
+from domain.plan import ActivityPlan
 from domain.reference import default_reference
-from worker.binaries import temporal_cli
-from worker.converter import build_data_converter
-from worker.smtp_sink import start_sink
-from workflows import search_attributes as sa
+from tests.support.mail import check_sent_once, read_mails, start_sink
+from tests.support.plans import plan_in_seconds
+from tests.support.ports import free_port
+from tests.support.processes import Workers, worker_env
+from tests.support.waiting import sleep_until, wait_for
 
 pytestmark = pytest.mark.integration
 
-RUNFLOW = str(Path(sys.executable).parent / "runflow")
 ORGANISER = "samordnare.tvaarbetare@run.test"
 # The counts that anonymisation must keep (everything in the report's summary but the plan's own fields).
 KEPT_COUNTS = (
@@ -62,48 +52,18 @@ KEPT_COUNTS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def short_plan(activity_id: str, t0: datetime, *, places: int, teams: bool = False) -> ActivityPlan:
     """Opens 3 s after t0, deadline at 14 s, sessions at 17-20 s and 22-24 s, anonymised about 36 s after t0."""
-
-    def t(seconds: float) -> str:
-        return (t0 + timedelta(seconds=seconds)).isoformat()
-
-    data = {
-        "id": activity_id,
-        "title": f"Integrationskurs {activity_id}",
-        "description": "Två arbetare.",
-        "focus_area": "utveckla",
-        "target_groups": ["lärare"],
-        "format": "course",
-        "organiser_email": ORGANISER,
-        "places": places,
-        "min_participants": 2,
-        "registration": {"opens": t(3), "deadline": t(14), "reminders_before_deadline": []},
-        "grace_period": "5s",
-        "sessions": [
-            {"start": t(17), "end": t(20), "location": "sundsvall", "room": "O111"},
-            {"start": t(22), "end": t(24), "location": "digital", "link": "https://meet.test/tva"},
-        ],
-        "session_reminder_before": "2s",
-        "surveys": {
-            "window": "4s",
-            "reminder_after": "2s",
-            "attendance_grace": "2s",
-            "final_evaluation_after": "1s",
-            "follow_up_after": "3s",
-        },
-        "retention": "5s",
-        "invitation": {"organisations": ["sundsvall", "ostersund", "are"]},
-    }
-    if teams:
-        data["teams"] = {"allowed": True, "min_size": 2, "max_size": 3}
-    return parse_plan(data, default_reference())
+    return plan_in_seconds(
+        activity_id,
+        t0,
+        places=places,
+        deadline=14,
+        teams=teams,
+        title=f"Integrationskurs {activity_id}",
+        description="Två arbetare.",
+        organiser_email=ORGANISER,
+    )
 
 
 @dataclass
@@ -178,90 +138,6 @@ def scenarios(t0: datetime, run: str) -> list[Scenario]:
             expected_status=by_email(c, [C, C, X]),
         ),
     ]
-
-
-async def sleep_until(at: datetime) -> None:
-    await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
-
-
-class Workers:
-    """`runflow worker` processes with JSON logs to files."""
-
-    def __init__(self, directory: Path, env: dict[str, str]):
-        self.directory, self.env = directory, env
-        self.processes: list[subprocess.Popen] = []
-        self.logs: list[Path] = []
-
-    def start(self, n: int) -> None:
-        for i in range(n):
-            log = self.directory / f"worker-{i + 1}.log"
-            with open(log, "wb") as out:
-                self.processes.append(
-                    subprocess.Popen(
-                        [RUNFLOW, "worker"],
-                        env=self.env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                    )
-                )
-            self.logs.append(log)
-
-    def log_lines(self, i: int) -> list[dict]:
-        lines = []
-        for line in self.logs[i].read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                lines.append({"event": line})
-        return lines
-
-    async def wait_started(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, process in enumerate(self.processes):
-                if process.poll() is not None:
-                    raise AssertionError(f"worker {i + 1} exited with {process.returncode}:\n{self.dump()}")
-            if all(
-                any(e.get("event") == "worker started" for e in self.log_lines(i)) for i in range(len(self.processes))
-            ):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the workers did not start within {timeout} s:\n{self.dump()}")
-            await asyncio.sleep(0.2)
-
-    def identities(self) -> list[str]:
-        """The identities the workers poll with (the SDK default: pid@host)."""
-        return [f"{p.pid}@{socket.gethostname()}" for p in self.processes]
-
-    def stop(self) -> list[int | None]:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        codes = []
-        for process in self.processes:
-            try:
-                codes.append(process.wait(timeout=30))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes.append(process.wait())
-        return codes
-
-    def dump(self) -> str:
-        return "\n".join(
-            f"--- worker {i + 1}\n" + log.read_text(errors="replace")[-6000:] for i, log in enumerate(self.logs)
-        )
-
-
-async def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 async def drive(service: Service, store: Store, sc: Scenario) -> None:
@@ -341,45 +217,22 @@ def personal_data_in_rows(store: Store, sc: Scenario) -> list[tuple[str, str]]:
     )
 
 
-async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path, postgres_database_url):
+async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path, postgres_database_url, dev_server):
     started_at = time.monotonic()
     url = postgres_database_url
     mail_dir = tmp_path / "mail"
     smtp_port = free_port()
-    # Without eager activity execution, activities go through the task queue to whichever worker polls, rather than
-    # to the worker that has the workflow: with three workflows, both workers then surely run activities.
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        search_attributes=sa.all_keys(),
-        data_converter=build_data_converter(),
-        dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", "system.enableActivityEagerExecution=false"],
-    )
+    client = dev_server.client  # without eager activities: both workers surely run some (see conftest.py)
     sink = start_sink(mail_dir, smtp_port)
     task_queue = f"two-workers-{uuid.uuid4().hex[:8]}"
-    worker_env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNFLOW_", "TEMPORAL_"))}
-    worker_env.update(
-        {
-            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": env.client.namespace,
-            "RUNFLOW_DATABASE_URL": url,
-            "RUNFLOW_TASK_QUEUE": task_queue,
-            "RUNFLOW_DATA_DIR": str(tmp_path / "data"),
-            "RUNFLOW_SMTP_HOST": "127.0.0.1",
-            "RUNFLOW_SMTP_PORT": str(smtp_port),
-            "RUNFLOW_LOG_FORMAT": "json",
-            "RUNFLOW_WEB_BASE_URL": "http://web.test",
-            "RUNFLOW_SECRET_KEY": "two-workers-secret-0123456789abcdef",
-        }
-    )
-    workers = Workers(tmp_path, worker_env)
+    workers = Workers(tmp_path, worker_env(dev_server.address, task_queue, url, tmp_path / "data", smtp_port))
     store = Store(url)  # migrated by the workers
-    service = Service(env.client, store, task_queue)
+    service = Service(client, store, task_queue)
     handles = []
     try:
         # Both start on the empty database at once: they take turns to migrate and seed (the schema lock).
         workers.start(2)
-        await workers.wait_started()
+        await workers.wait_ready(client)
 
         t0 = datetime.now(UTC)
         run = uuid.uuid4().hex[:6]
@@ -408,17 +261,8 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
             )
 
         # -- e-mails: every outbox key sent exactly once -------------------------------------------------
-        outbox = [m for sc in all_scenarios for m in store.outbox(sc.plan.id)]
-        assert outbox and all(m.status == "sent" and m.sent_at is not None for m in outbox), [
-            (m.key, m.status) for m in outbox if m.status != "sent"
-        ]
-        mails = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in sorted(mail_dir.glob("*.eml"))]
-        sent_keys = Counter(m["X-Runflow-Key"] for m in mails)
-        duplicates = {k: n for k, n in sent_keys.items() if n > 1}
-        assert not duplicates, duplicates
-        assert set(sent_keys) == {hashlib.sha256(m.key.encode()).hexdigest()[:16] for m in outbox}
-        assert len(mails) == len(outbox)
-        purposes = Counter(m["X-Runflow-Purpose"] for m in mails)
+        check_sent_once(store, [sc.plan.id for sc in all_scenarios], mail_dir)
+        purposes = Counter(m["X-Runflow-Purpose"] for m in read_mails(mail_dir))
         registrations = sum(len(sc.people) for sc in all_scenarios)
         assert purposes["registration"] == registrations
         assert purposes["withdrawal"] == sum(len(sc.withdraw) for sc in all_scenarios)
@@ -468,15 +312,14 @@ async def test_two_worker_processes_run_three_activities_to_anonymised(tmp_path,
             except Exception:
                 pass
         codes = workers.stop()
-        await env.shutdown()
         sink.stop()
         store.engine.dispose()
     assert codes == [0, 0], workers.dump()
     # No worker logged an error, nor lost a race on the shared store (an activity failing on a unique key or lock).
-    for i in range(2):
+    for process in workers.processes:
         bad = [
             e
-            for e in workers.log_lines(i)
+            for e in process.log_lines()
             if e.get("level") in ("error", "critical")
             or any(word in json.dumps(e) for word in ("IntegrityError", "UniqueViolation", "Deadlock"))
         ]

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 
 from activities_impl.mailer import SmtpMailer
+from tests.support.ports import free_port
 from worker.smtp_sink import start_sink
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def mail(to: str, subject: str) -> EmailMessage:

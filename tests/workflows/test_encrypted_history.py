@@ -28,7 +28,8 @@ from api.web import create_app
 from domain.phases import Phase
 from domain.reference import default_reference
 from domain.state import LifecycleInput
-from tests.conftest import Lab, plan_at, register_search_attributes
+from tests.conftest import Lab, register_search_attributes
+from tests.support.plans import plan_at
 from tests.web_client import post_form
 from worker import binaries
 from worker.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
