@@ -178,6 +178,10 @@ def test_a_participant_registers_withdraws_and_answers_a_survey_in_chromium(stac
     assert start.headers["referrer-policy"] == "no-referrer" and start.headers["x-frame-options"] == "DENY"
     expect(page.get_by_role("heading", name="Aktiviteter", level=1)).to_be_visible()
     audit(page, "start page")
+    page.get_by_role("link", name="Tillgänglighetsredogörelse").click()  # in every page's footer
+    expect(page.get_by_role("heading", name="Tillgänglighet för RUN:s anmälnings- och enkätsidor")).to_be_visible()
+    audit(page, "accessibility statement")
+    page.goto(f"{web}/")
     page.get_by_role("link", name=TITLE).click()
     expect(page).to_have_url(f"{web}/a/{aid}")
     expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
