@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -28,6 +28,7 @@ from api.service import Service
 from domain.plan import ActivityPlan
 from domain.reference import default_reference
 from tests.support.plans import plan_at
+from tests.support.waiting import wait_for
 from worker.binaries import test_server
 from worker.converter import build_data_converter
 from worker.settings import Settings
@@ -155,6 +156,34 @@ async def record_histories(client: Client, handles: list, directory: Path) -> No
             run += 1
 
 
+async def workflow_task_done(client: Client, workflow_id: str) -> bool:
+    """The workflow is closed, or its latest run has no workflow task scheduled and not yet completed."""
+    pending = False
+    async for history_event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if history_event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            pending = True
+        elif history_event.event_type in WORKFLOW_TASK_ENDED:
+            pending = False
+        elif history_event.event_type in WORKFLOW_CLOSED:
+            return True
+    return not pending
+
+
+WORKFLOW_TASK_ENDED = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+WORKFLOW_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
+
+
 class Lab:
     """A worker on its own task queue against the time-skipping server, with the service the CLI uses."""
 
@@ -162,11 +191,12 @@ class Lab:
         self.env, self.store, self.mailer, self.settings = env, store, mailer, settings
         self.task_queue = f"tq-{uuid.uuid4()}"
         self.service = Service(env.client, store, self.task_queue)
+        self.started: list = []  # handles of the workflows the test started
 
     @asynccontextmanager
     async def worker(self):
         activities = build_activities(self.store, self.mailer, self.settings)
-        started: list = []
+        started = self.started = []
         start = self.service.start
 
         async def tracked_start(*args, **kwargs):
@@ -209,9 +239,21 @@ class Lab:
         return await self.env.get_current_time()
 
     async def advance_to(self, at: datetime) -> None:
+        """Skip time to `at`, then wait until the test's workflows have handled what came due.
+
+        Without the wait, an Update sent right after (a registration once registration opens) can reach the worker
+        in the same workflow task as the timer, and the SDK runs Updates before timers: it would be refused as if
+        sent before `at`. (On a busy machine this happens.)"""
         delta = at - await self.now()
         if delta > timedelta(0):
             await self.env.sleep(delta)
+        for handle in self.started:
+            await wait_for(
+                lambda handle=handle: workflow_task_done(self.env.client, handle.id),
+                30,
+                f"{handle.id} to handle the time skipped to {at}",
+                interval=0.02,
+            )
 
     def mails(self, purpose: str | None = None, to: str | None = None) -> list:
         return [
@@ -224,8 +266,13 @@ class Lab:
 @pytest.fixture
 def sqlite_store(tmp_path) -> Iterator[Store]:
     """A migrated SQLite store with the reference data: what workflow tests need (the workflow never sees SQL;
-    the store's own tests run on both backends through `store`)."""
+    the store's own tests run on both backends through `store`).
+
+    A throwaway file, so without an fsync per commit (`synchronous=OFF`): what these tests check does not depend on
+    SQLite surviving a power cut, and thousands of e-mails through the outbox commit twice each."""
     store = Store(f"sqlite:///{tmp_path}/runflow.db")
+    event.listen(store.engine, "connect", lambda connection, _record: connection.execute("PRAGMA synchronous=OFF"))
+    store.engine.dispose()  # every connection from now on
     store.migrate()
     store.seed_reference(default_reference())
     yield store
