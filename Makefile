@@ -18,8 +18,11 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/runflow up --data-dir var
 
+# Four pytest workers (pytest-xdist), one test at a time each: most of the long tests wait on the clock (plans in
+# seconds, timeouts after a kill), so four workers keep two cores busy. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist load --maxschedchunk 1 $(PYTEST_ARGS)
 
 # The lint gate (also run by .ci/run before the tests, and by pre-commit): ruff lint and format, the one-way
 # imports (import-linter, contracts in pyproject.toml), and mypy (pydantic plugin, strict).

@@ -35,6 +35,18 @@ from worker.settings import Settings
 from worker.worker import build_activities, build_worker
 from workflows import search_attributes as sa
 
+# The long tests start first: `make test` runs four workers (pytest-xdist), and a long test started early overlaps
+# with the many short ones instead of being the tail. Most of them wait on the clock (plans in seconds, timeouts
+# after a kill); the one marked `slow` keeps a core busy. In one process the order changes nothing else.
+LONG_FIRST = ("slow", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, marker in enumerate(LONG_FIRST) if item.get_closest_marker(marker)), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: within a rank, the collection order (e2e tests stay together)
+
 
 async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
