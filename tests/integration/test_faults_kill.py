@@ -4,9 +4,10 @@
 2. The worker that is sending a bulk e-mail (the confirmation announcement to 60 people) killed mid-batch, restarted.
 3. The Temporal dev server (SQLite file) killed with open activities, restarted on the same port with the same file.
 
-Each ends with: every registration stored once, every outbox key sent once (one documented exception in 2: a message
-accepted by SMTP just before the kill but not yet marked sent goes out again, with the same Message-ID), and the
-lifecycle completes to anonymised.
+Each ends with: every registration stored once, every outbox key sent once (one documented exception in 1 and 2, where
+a worker dies: a message accepted by SMTP just before the kill but not yet marked sent goes out again, with the same
+Message-ID; in 1 a registration's confirmation, when the kill lands between the two), and the lifecycle completes to
+anonymised.
 
 The processes, the SMTP sink and the waiting come from `tests.support`.
 Needs RUNFLOW_TEST_POSTGRES_URL (`.ci/run` sets it; locally run `.ci/postgres.sh`); skipped without it.
@@ -184,9 +185,9 @@ async def test_worker_killed_during_registration_burst(tmp_path, postgres_databa
         assert final.phase.value == "anonymised"
         check_registrations(store, aid, emails, final)
         assert final.confirmed == 30 and final.waitlisted == 10
-        mail = check_sent_once(store, [aid], mail_dir)
-        purposes = Counter(m["X-Runflow-Purpose"] for m in read_mails(mail_dir))
-        assert purposes["registration"] == 40
+        mail = check_sent_once(store, [aid], mail_dir, allowed_duplicates=1)
+        confirmations = {m["X-Runflow-Key"] for m in read_mails(mail_dir) if m["X-Runflow-Purpose"] == "registration"}
+        assert len(confirmations) == 40  # one per person (a duplicate above has the same key)
         print(
             f"burst: answered before kill {answered_before_kill}, all answered {burst_done_in:.1f} s after it, "
             f"repeat clicks {[c for _, c in results if c > 1]}, client errors {errors}, mail {mail}, "
