@@ -4,10 +4,10 @@
 2. The worker that is sending a bulk e-mail (the confirmation announcement to 60 people) killed mid-batch, restarted.
 3. The Temporal dev server (SQLite file) killed with open activities, restarted on the same port with the same file.
 
-Each ends with: every registration stored once, every outbox key sent once (one documented exception in 1 and 2, where
-a worker dies: a message accepted by SMTP just before the kill but not yet marked sent goes out again, with the same
-Message-ID; in 1 a registration's confirmation, when the kill lands between the two), and the lifecycle completes to
-anonymised.
+Each ends with: every registration stored once, every outbox key sent once, and the lifecycle completes to anonymised.
+The outbox's one documented exception applies where a worker dies (1 and 2): a message the SMTP server accepted just
+before the kill, not yet marked sent, goes out again with the same Message-ID (in 1 possibly one per registration the
+killed worker was recording, in 2 the message of the batch being sent).
 
 The processes, the SMTP sink and the waiting come from `tests.support`.
 Needs RUNFLOW_TEST_POSTGRES_URL (`.ci/run` sets it; locally run `.ci/postgres.sh`); skipped without it.
@@ -185,9 +185,13 @@ async def test_worker_killed_during_registration_burst(tmp_path, postgres_databa
         assert final.phase.value == "anonymised"
         check_registrations(store, aid, emails, final)
         assert final.confirmed == 30 and final.waitlisted == 10
-        mail = check_sent_once(store, [aid], mail_dir, allowed_duplicates=1)
-        confirmations = {m["X-Runflow-Key"] for m in read_mails(mail_dir) if m["X-Runflow-Purpose"] == "registration"}
-        assert len(confirmations) == 40  # one per person (a duplicate above has the same key)
+        # The killed worker may have been in the outbox's window with several confirmations at once (one per
+        # registration it was recording): each of those goes out again, at most one per registration then unanswered.
+        mail = check_sent_once(store, [aid], mail_dir, allowed_duplicates=len(crowd) - answered_before_kill)
+        mails = read_mails(mail_dir)
+        assert {m["X-Runflow-Purpose"] for m in mails if m["X-Runflow-Key"] in mail["duplicates"]} <= {"registration"}
+        confirmations = {m["X-Runflow-Key"] for m in mails if m["X-Runflow-Purpose"] == "registration"}
+        assert len(confirmations) == 40  # one per person (a duplicate has the same key)
         print(
             f"burst: answered before kill {answered_before_kill}, all answered {burst_done_in:.1f} s after it, "
             f"repeat clicks {[c for _, c in results if c > 1]}, client errors {errors}, mail {mail}, "

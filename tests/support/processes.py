@@ -42,7 +42,6 @@ from workflows import search_attributes as sa
 BIN = Path(sys.executable).parent
 RUNFLOW = str(BIN / "runflow")
 HOSTNAME = socket.gethostname()
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def clean_env(**variables: str) -> dict[str, str]:
@@ -107,6 +106,10 @@ class Process:
         """Ask it to stop (`sig`), kill it after `timeout` s; its exit code."""
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Its exit code, once it has ended; killed after `timeout` s."""
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -328,7 +331,7 @@ class Workers:
         for p in self.processes:
             if p.running:
                 p.popen.send_signal(signal.SIGTERM)
-        return [p.stop() for p in self.processes]
+        return [p.wait() for p in self.processes]
 
     def dump(self) -> str:
         return "\n".join(p.log_tail() for p in self.processes)
