@@ -168,11 +168,14 @@ async def test_openapi_documents_the_paths_models_and_token(store):
         "/api/activities/{activity_id}/report.md",
         "/api/activities/{activity_id}/report.csv",
         "/api/activities/{activity_id}/report.png",
+        "/api/activities/{activity_id}/participants",
+        "/api/activities/{activity_id}/undeliverable",
     } <= set(paths)
     assert set(paths["/api/activities"]) == {"get", "post"}
     assert all(op["tags"] == ["coordinator"] for path in paths.values() for op in path.values())
     assert {
-        "ActivityStatus",
+        "ActivityOverview",
+        "ParticipantOut",
         "ActivityList",
         "Started",
         "DecisionIn",
