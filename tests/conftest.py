@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
-from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType, PendingActivityState
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -168,17 +168,28 @@ async def record_histories(client: Client, handles: list, directory: Path) -> No
             run += 1
 
 
-async def workflow_task_done(client: Client, workflow_id: str) -> bool:
-    """The workflow is closed, or its latest run has no workflow task scheduled and not yet completed."""
+async def caught_up(client: Client, workflow_id: str, at: datetime) -> bool:
+    """The workflow is closed, or its latest run has fired every timer due by `at` and has no workflow task left
+    to run (what came due has been handled)."""
+    due: dict[int, datetime] = {}
+    ended: set[int] = set()
     pending = False
     async for history_event in client.get_workflow_handle(workflow_id).fetch_history_events():
-        if history_event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+        kind = history_event.event_type
+        if kind == EventType.EVENT_TYPE_TIMER_STARTED:
+            timeout = history_event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            due[history_event.event_id] = history_event.event_time.ToDatetime(tzinfo=UTC) + timeout
+        elif kind == EventType.EVENT_TYPE_TIMER_FIRED:
+            ended.add(history_event.timer_fired_event_attributes.started_event_id)
+        elif kind == EventType.EVENT_TYPE_TIMER_CANCELED:
+            ended.add(history_event.timer_canceled_event_attributes.started_event_id)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             pending = True
-        elif history_event.event_type in WORKFLOW_TASK_ENDED:
+        elif kind in WORKFLOW_TASK_ENDED:
             pending = False
-        elif history_event.event_type in WORKFLOW_CLOSED:
+        elif kind in WORKFLOW_CLOSED:
             return True
-    return not pending
+    return not pending and all(timer in ended for timer, when in due.items() if when <= at)
 
 
 WORKFLOW_TASK_ENDED = {
@@ -230,14 +241,14 @@ class Lab:
         time for every later test, so wait for in-flight activities first, then record and terminate.
         """
         for handle in started:
-            for _ in range(100):
+            for _ in range(600):  # up to 30 s: on a busy machine an activity can take a while
                 try:
                     description = await self.env.client.get_workflow_handle(handle.id).describe()
                 except Exception:
                     break
-                if (
-                    description.status is not WorkflowExecutionStatus.RUNNING
-                    or not description.raw_description.pending_activities
+                if description.status is not WorkflowExecutionStatus.RUNNING or not any(
+                    a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                    for a in description.raw_description.pending_activities
                 ):
                     break
                 await asyncio.sleep(0.05)
@@ -261,9 +272,9 @@ class Lab:
             await self.env.sleep(delta)
         for handle in self.started:
             await wait_for(
-                lambda handle=handle: workflow_task_done(self.env.client, handle.id),
+                lambda handle=handle: caught_up(self.env.client, handle.id, at),
                 30,
-                f"{handle.id} to handle the time skipped to {at}",
+                f"{handle.id} to handle what came due by {at}",
                 interval=0.02,
             )
 
