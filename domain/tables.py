@@ -208,3 +208,31 @@ class Report(SQLModel, table=True):
     csv: str = Field(sa_column=Column(Text, nullable=False))
     chart_png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     summary_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class StaffMember(SQLModel, table=True):
+    """Somebody at the office who signs in to the back-office; `id` is opaque (what Temporal and the audit log see)."""
+
+    __tablename__ = "staff_member"
+    id: str = Field(primary_key=True, max_length=32)
+    email: str = Field(unique=True, max_length=254)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=20)
+    active: bool = True
+    oidc_subject: str | None = Field(default=None, unique=True, max_length=300)  # issuer + " " + sub, once linked
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class StaffToken(SQLModel, table=True):
+    """A sign-in link, a browser session or a personal API token; only the token's SHA-256 is kept."""
+
+    __tablename__ = "staff_token"
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True, max_length=64)
+    kind: str = Field(max_length=10)
+    staff_id: str = Field(foreign_key="staff_member.id", index=True, max_length=32)
+    label: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+    expires_at: datetime | None = Field(default=None, sa_column=utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -23,11 +23,23 @@ from activities_impl.store.reference import References
 from activities_impl.store.registrations import Registrations
 from activities_impl.store.reports import Reports
 from activities_impl.store.retention import Retention
+from activities_impl.store.staff import StaffDirectory
 from activities_impl.store.surveys import Surveys
 from domain.email_address import ANONYMISED_EMAIL
 
 __all__ = ["ANONYMISED_EMAIL", "SCHEMA_LOCK_KEY", "ClaimHeld", "Store", "StoreError", "make_engine", "utcnow"]
 
 
-class Store(References, Plans, Registrations, AttendanceRecords, Surveys, OutboxRows, AuditLog, Reports, Retention):
+class Store(
+    References,
+    Plans,
+    Registrations,
+    AttendanceRecords,
+    Surveys,
+    OutboxRows,
+    AuditLog,
+    Reports,
+    Retention,
+    StaffDirectory,
+):
     """Every concern of the store over one engine (`Store(url)`)."""
