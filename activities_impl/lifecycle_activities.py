@@ -38,7 +38,7 @@ from domain.commands import (
     SurveyStep,
     WithdrawalRecord,
 )
-from domain.lifecycle import SeatStatus
+from domain.lifecycle import SeatStatus, audit_by
 from domain.plan import ActivityPlan
 from domain.tables import Participant, Registration, SurveyInvitation
 
@@ -284,7 +284,7 @@ class LifecycleActivities:
             activity_id=record.activity_id,
             at=d.at,
             kind=d.kind,
-            by=d.by.value,
+            by=audit_by(d.staff_id, d.by.value),
             reason=d.reason,
             details={"confirmed": d.confirmed, "min_participants": d.min_participants},
         )
@@ -381,9 +381,24 @@ class LifecycleActivities:
 
     @lifecycle_activity()
     async def record_attendance(self, record: AttendanceRecord) -> int:
-        return await asyncio.to_thread(
+        added = await asyncio.to_thread(
             self.store.record_attendance, record.activity_id, record.session_no, record.participant_ids
         )
+        if record.participant_ids and record.at is not None:
+            # Keyed by what was marked: the same people are never newly present at the same session twice.
+            ids = sorted(record.participant_ids)
+            digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+            await asyncio.to_thread(
+                self.store.audit,
+                key=f"{record.activity_id}|attendance|s{record.session_no}|{digest}",
+                activity_id=record.activity_id,
+                at=record.at,
+                kind="attendance",
+                by=audit_by(record.staff_id, "coordinator"),
+                reason=f"{len(ids)} marked present at session {record.session_no}",
+                details={"session_no": record.session_no, "participant_ids": ids},
+            )
+        return added
 
     @lifecycle_activity()
     async def send_survey(self, send: SurveySend) -> int:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -33,6 +34,7 @@ from domain.lifecycle import (
     OverrideRequest,
     RegistrationRequest,
     RegistrationResult,
+    StaffId,
     WithdrawalRequest,
     WithdrawalResult,
 )
@@ -65,6 +67,19 @@ class Refused(Exception):
             return cls(str(cause))
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return cls(cause.message, cause.type or RefusalCode.REFUSED, details)
+
+
+STAFF_ID: TypeAdapter[str | None] = TypeAdapter(StaffId | None)
+
+
+def _staff_id(staff_id: str | None) -> str | None:
+    """The staff id as given, refused (`invalid_staff_id`) unless it is an opaque id: it goes to Temporal."""
+    try:
+        return STAFF_ID.validate_python(staff_id)
+    except ValidationError:
+        raise Refused(
+            "the staff id must be an opaque id (letters, digits, _ and -)", RefusalCode.INVALID_STAFF_ID
+        ) from None
 
 
 class Unconfirmed(Exception):
@@ -213,7 +228,11 @@ class Service:
         *,
         until: datetime | None = None,
         plan: ActivityPlan | None = None,
+        staff_id: str | None = None,
     ) -> str:
+        """The coordinator's decision (run, extend, postpone, cancel); `staff_id` names who decided in the status and
+        the audit log. The workflow's phase after it."""
+        staff_id = _staff_id(staff_id)
         handle = await self._running_handle(activity_id)
         lifecycle = None
         if plan is not None:
@@ -225,11 +244,15 @@ class Service:
             activity_id,
             handle,
             ActivityLifecycleWorkflow.decide_override,
-            OverrideRequest(action=action, until=until, plan=lifecycle),
+            OverrideRequest(action=action, until=until, plan=lifecycle, staff_id=staff_id),
         )
 
     # From here on, `list` in this class body is the method above: annotations spell the builtin `builtins.list`.
-    async def attendance(self, activity_id: str, session_no: int, emails: builtins.list[str]) -> int:
+    async def attendance(
+        self, activity_id: str, session_no: int, emails: builtins.list[str], staff_id: str | None = None
+    ) -> int:
+        """Mark people present at a session, by e-mail address (the CLI); how many are present now."""
+        staff_id = _staff_id(staff_id)
         handle = await self._running_handle(activity_id)
         ids: list[int] = []
         for email in emails:
@@ -242,7 +265,35 @@ class Service:
             activity_id,
             handle,
             ActivityLifecycleWorkflow.record_attendance,
-            AttendanceRequest(session_no=session_no, present=ids),
+            AttendanceRequest(session_no=session_no, present=ids, staff_id=staff_id),
+        )
+
+    async def attendance_by_ids(
+        self,
+        activity_id: str,
+        session_no: int,
+        participant_ids: builtins.list[int],
+        staff_id: str | None = None,
+    ) -> int:
+        """Mark people present at a session by participant id (the back-office's boxes); how many are present now.
+
+        Ids of people not registered for this activity are refused (`not_registered`, their ids in the details)."""
+        staff_id = _staff_id(staff_id)
+        handle = await self._running_handle(activity_id)
+        wanted = sorted(set(participant_ids))
+        ours = {p.id for p in await asyncio.to_thread(self.store.participants, wanted) if p.activity_id == activity_id}
+        unknown = [pid for pid in wanted if pid not in ours]
+        if unknown:
+            raise Refused(
+                f"not registered for {activity_id}: participant(s) {', '.join(map(str, unknown))}",
+                RefusalCode.NOT_REGISTERED,
+                {"participant_ids": unknown},
+            )
+        return await self._update(
+            activity_id,
+            handle,
+            ActivityLifecycleWorkflow.record_attendance,
+            AttendanceRequest(session_no=session_no, present=wanted, staff_id=staff_id),
         )
 
     # -- participants ----------------------------------------------------

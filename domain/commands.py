@@ -65,7 +65,9 @@ class SessionReminder(PlanRef):
 class AttendanceRecord(BaseModel):
     activity_id: str
     session_no: int
-    participant_ids: list[int]
+    participant_ids: list[int]  # those newly present
+    staff_id: str | None = None  # who recorded it (the audit log names them)
+    at: datetime | None = None  # when the workflow took it (None: recorded before the audit entry existed)
 
 
 class SurveySend(PlanRef):

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from domain.phases import Phase
+
+# Who on the office's staff did something: an opaque id (e.g. "st_3f9a1c2b"), never a name or an address. Letters,
+# digits, "_" and "-" only, so an e-mail address or a name with a space can never pass for one.
+StaffId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class Location(StrEnum):
@@ -106,11 +111,20 @@ class OverrideRequest(BaseModel):
     action: OverrideAction
     until: datetime | None = None
     plan: LifecyclePlan | None = None
+    staff_id: StaffId | None = None  # who decided (None: a decision from before staff sign-in, or the CLI)
 
 
 class AttendanceRequest(BaseModel):
     session_no: int
     present: list[int] = Field(default_factory=list)
+    staff_id: StaffId | None = None  # who recorded it
+
+
+class MessageRequest(BaseModel):
+    """Send a coordinator's stored message (`message_id` in the store: the text never crosses Temporal)."""
+
+    message_id: int
+    staff_id: StaffId
 
 
 class DecisionBy(StrEnum):
@@ -125,6 +139,12 @@ class Decision(BaseModel):
     reason: str
     confirmed: int
     min_participants: int
+    staff_id: StaffId | None = None  # the coordinator's decisions: who decided (an opaque staff id)
+
+
+def audit_by(staff_id: str | None, otherwise: str) -> str:
+    """Who the audit log names: `staff:<id>` when a member of staff did it, else `otherwise` (e.g. "engine")."""
+    return f"staff:{staff_id}" if staff_id else otherwise
 
 
 class SessionStatus(BaseModel):

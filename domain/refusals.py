@@ -44,6 +44,8 @@ class RefusalCode(StrEnum):
     ATTENDANCE_PHASE = "attendance_phase"
     SESSION_NOT_STARTED = "session_not_started"
     NOT_CONFIRMED = "not_confirmed"
+    # who did it
+    INVALID_STAFF_ID = "invalid_staff_id"
     # anything else the service refuses
     REFUSED = "refused"
 

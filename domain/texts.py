@@ -89,6 +89,8 @@ REFUSALS: dict[RefusalCode, str] = {
     RefusalCode.UNKNOWN_ORGANISATION: "Välj en organisation i listan.",
     RefusalCode.NO_ACTIVITY: "Aktiviteten finns inte.",
     RefusalCode.ACTIVITY_ENDED: "Aktiviteten är avslutad.",
+    RefusalCode.NOT_CONFIRMED: "Bara bekräftade deltagare kan markeras som närvarande.",
+    RefusalCode.INVALID_STAFF_ID: "Inloggningen gick inte att koppla till någon i personalen. Logga in igen.",
 }
 REFUSAL_FALLBACK = "Det gick inte att genomföra. Försök igen senare eller kontakta RUN."
 

@@ -235,15 +235,18 @@ class ActivityLifecycleWorkflow:
             self.override_outcome = refusal
             return True
         if req.action is OverrideAction.RUN:
-            await self.confirm(DecisionBy.COORDINATOR, "run despite low enrolment")
+            await self.confirm(DecisionBy.COORDINATOR, "run despite low enrolment", req.staff_id)
         elif req.action is OverrideAction.CANCEL:
             await self.cancel(
-                DecisionBy.COORDINATOR, "cancelled by the coordinator", low_enrolment=self.phase is Phase.DECIDING
+                DecisionBy.COORDINATOR,
+                "cancelled by the coordinator",
+                low_enrolment=self.phase is Phase.DECIDING,
+                staff_id=req.staff_id,
             )
         elif req.action is OverrideAction.EXTEND:
             assert req.until is not None
             self.s.plan = self.plan.model_copy(update={"deadline": req.until})
-            await self.reopen("extend", f"deadline extended to {req.until.isoformat()}")
+            await self.reopen("extend", f"deadline extended to {req.until.isoformat()}", req.staff_id)
         else:
             assert req.plan is not None
             self.s.plan = req.plan
@@ -251,31 +254,32 @@ class ActivityLifecycleWorkflow:
             await self.reopen(
                 "postpone",
                 f"postponed to plan version {req.plan.version}, first session {req.plan.first_start.isoformat()}",
+                req.staff_id,
             )
             await self.announce(AnnouncementKind.POSTPONED)
         self.override_outcome = self.phase.value
         return True
 
-    async def reopen(self, kind: str, reason: str) -> None:
+    async def reopen(self, kind: str, reason: str, staff_id: str | None) -> None:
         self.s.grace_until = None
         self.s.book.capacity = self.plan.places
         self.s.book.promote()
         self.set_phase(Phase.OPEN)
-        await self.decide(kind, DecisionBy.COORDINATOR, reason)
+        await self.decide(kind, DecisionBy.COORDINATOR, reason, staff_id)
 
-    async def confirm(self, by: DecisionBy, reason: str) -> None:
+    async def confirm(self, by: DecisionBy, reason: str, staff_id: str | None = None) -> None:
         self.set_phase(Phase.CONFIRMED)
-        await self.decide("confirm", by, reason)
+        await self.decide("confirm", by, reason, staff_id)
         await self.announce(AnnouncementKind.CONFIRMED)
 
-    async def cancel(self, by: DecisionBy, reason: str, low_enrolment: bool) -> None:
+    async def cancel(self, by: DecisionBy, reason: str, low_enrolment: bool, staff_id: str | None = None) -> None:
         self.set_phase(Phase.CANCELLED)  # no new registrations; those in flight are told too
         await self.settle_seat_changes()
         confirmed = [s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)]
         waitlisted = [s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]
         self.s.book.cancel_all()
         self.s.ended_at = workflow.now()
-        await self.decide("cancel", by, reason)
+        await self.decide("cancel", by, reason, staff_id)
         await self.activity(
             LifecycleActivities.announce,
             Announcement(
@@ -307,7 +311,7 @@ class ActivityLifecycleWorkflow:
         if self.seat_changes_in_flight:
             await workflow.wait_condition(lambda: self.seat_changes_in_flight == 0)
 
-    async def decide(self, kind: str, by: DecisionBy, reason: str) -> None:
+    async def decide(self, kind: str, by: DecisionBy, reason: str, staff_id: str | None = None) -> None:
         decision = Decision(
             at=workflow.now(),
             kind=kind,
@@ -315,6 +319,7 @@ class ActivityLifecycleWorkflow:
             reason=reason,
             confirmed=self.s.book.confirmed,
             min_participants=self.plan.min_participants,
+            staff_id=staff_id,
         )
         self.s.decisions.append(decision)
         workflow.logger.info("Decision: %s by %s (%s)", kind, by.value, reason)
@@ -506,7 +511,13 @@ class ActivityLifecycleWorkflow:
         self.woken = True
         await self.activity(
             LifecycleActivities.record_attendance,
-            AttendanceRecord(activity_id=self.plan.activity_id, session_no=req.session_no, participant_ids=added),
+            AttendanceRecord(
+                activity_id=self.plan.activity_id,
+                session_no=req.session_no,
+                participant_ids=added,
+                staff_id=req.staff_id,
+                at=workflow.now(),
+            ),
         )
         survey = session_survey(req.session_no)
         if added and step_key(survey, Action.SEND) in self.s.done and step_key(survey, Action.CLOSE) not in self.s.done:
