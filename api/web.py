@@ -30,6 +30,7 @@ from temporalio.converter import PayloadCodec
 
 from activities_impl import calendar as ics
 from activities_impl.store import Store, StoreError
+from api.backoffice import BackOffice, BackOfficeConfig, mount_backoffice
 from api.codec_server import codec_router
 from api.coordinator_api import coordinator_router
 from api.directory import Directory
@@ -102,6 +103,8 @@ def create_app(
     rate_limit_registrations_per_address: str = _default("rate_limit_registrations_per_address"),
     rate_limit_registrations_per_activity: str = _default("rate_limit_registrations_per_activity"),
     rate_limit_public_posts_per_address: str = _default("rate_limit_public_posts_per_address"),
+    backoffice: BackOfficeConfig | None = None,
+    max_body_admin: int = 2 * 1024 * 1024,
 ) -> FastAPI:
     # No default key: without one, links are signed with a key of this app alone (nothing signed elsewhere
     # verifies, nothing can be forged). The processes refuse to start without RUNFLOW_SECRET_KEY anyway.
@@ -110,7 +113,8 @@ def create_app(
     app = _App(title="runflow", description="RUN:s aktiviteter: anmälan, enkäter och samordnarnas API.")
     env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
-    app.add_middleware(BodyLimit, caps={"/api": max_body_api, "/codec": max_body_codec}, default=max_body_forms)
+    caps = {"/api": max_body_api, "/codec": max_body_codec, "/admin": max_body_admin}
+    app.add_middleware(BodyLimit, caps=caps, default=max_body_forms)
     app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     csrf = Csrf(secret_key)
     rate_limits = RateLimits(
@@ -443,6 +447,10 @@ def create_app(
             request, "Tack för dina svar!", ["Dina svar hjälper oss att utveckla RUN:s aktiviteter."], 200, "ok"
         )
 
+    # The back-office (/admin): sign-in with one-time links or OpenID Connect, overview, activity pages, forms.
+    mount_backoffice(
+        app, BackOffice(store, directory, service, templates, csrf, secret_key, backoffice or BackOfficeConfig())
+    )
     if service is not None:
         app.include_router(coordinator_router(service, directory, coordinator_api_token), prefix="/api")
     if codec is not None:  # the codec server for the Temporal UI and CLI (api/codec_server.py)

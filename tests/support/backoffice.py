@@ -1,0 +1,53 @@
+"""Signing a test client in to the back-office, and the CSRF token of a page's form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+from fastapi.testclient import TestClient
+
+from activities_impl.store import Store
+from domain.staff import SIGNIN_LINK_LIFETIME, Role, TokenKind
+from domain.tables import StaffMember
+
+
+class _Csrf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.token: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "input" and values.get("name") == "csrf_token" and self.token is None:
+            self.token = values.get("value")
+
+
+def csrf_of(html: str) -> str:
+    parser = _Csrf()
+    parser.feed(html)
+    assert parser.token, "the page has no form with a CSRF token"
+    return parser.token
+
+
+def signin_link(store: Store, member: StaffMember) -> str:
+    now = datetime.now(UTC)
+    return store.issue_token(member.id, TokenKind.SIGNIN, now, now + SIGNIN_LINK_LIFETIME)
+
+
+def sign_in(
+    client: TestClient, store: Store, email: str = "samordnare@miun.se", role: Role = Role.COORDINATOR
+) -> StaffMember:
+    """Creates the staff member (if need be) and signs the client in with a one-time link, as a browser would."""
+    member, _ = store.add_staff(email, role, name=email.split("@")[0].capitalize())
+    token = signin_link(store, member)
+    page = client.get(f"/admin/signin/{token}")
+    response = client.post(f"/admin/signin/{token}", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return member
+
+
+def post_form(client: TestClient, page_path: str, action: str, data: dict[str, str | list[str]], **kwargs: object):
+    """Opens the page (for its CSRF token) and posts the form to `action`."""
+    page = client.get(page_path)
+    return client.post(action, data={"csrf_token": csrf_of(page.text), **data}, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
