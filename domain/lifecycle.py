@@ -16,7 +16,7 @@ from domain.phases import Phase
 
 # Who on the office's staff did something: an opaque id (e.g. "st_3f9a1c2b"), never a name or an address. Letters,
 # digits, "_" and "-" only, so an e-mail address or a name with a space can never pass for one.
-StaffId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+StaffId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
 class Location(StrEnum):

@@ -55,7 +55,7 @@ async def test_a_decision_without_a_staff_id_keeps_the_old_audit_entry(lab, make
     assert [e.by for e in audit(lab, plan, "cancel")] == ["coordinator"]
 
 
-@pytest.mark.parametrize("staff_id", ["anna@run.test", "Anna Andersson", "", "x" * 65])
+@pytest.mark.parametrize("staff_id", ["anna@run.test", "Anna Andersson", "", "x" * 33])
 async def test_a_staff_id_that_is_not_opaque_is_refused_before_the_workflow(lab, make_plan, staff_id):
     plan = make_plan(await lab.now())
     await lab.service.start(plan)
