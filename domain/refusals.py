@@ -46,6 +46,16 @@ class RefusalCode(StrEnum):
     NOT_CONFIRMED = "not_confirmed"
     # who did it
     INVALID_STAFF_ID = "invalid_staff_id"
+    # the coordinators' messages
+    SUBJECT_EMPTY = "subject_empty"
+    SUBJECT_TOO_LONG = "subject_too_long"
+    SUBJECT_CONTROL_CHARACTER = "subject_control_character"
+    BODY_EMPTY = "body_empty"
+    BODY_TOO_LONG = "body_too_long"
+    BODY_CONTROL_CHARACTER = "body_control_character"
+    UNKNOWN_SEGMENT = "unknown_segment"
+    MESSAGES_CLOSED = "messages_closed"
+    MESSAGE_FAILED = "message_failed"
     # anything else the service refuses
     REFUSED = "refused"
 

@@ -91,6 +91,15 @@ REFUSALS: dict[RefusalCode, str] = {
     RefusalCode.ACTIVITY_ENDED: "Aktiviteten är avslutad.",
     RefusalCode.NOT_CONFIRMED: "Bara bekräftade deltagare kan markeras som närvarande.",
     RefusalCode.INVALID_STAFF_ID: "Inloggningen gick inte att koppla till någon i personalen. Logga in igen.",
+    RefusalCode.SUBJECT_EMPTY: "Skriv en ämnesrad.",
+    RefusalCode.SUBJECT_TOO_LONG: "Ämnesraden får vara högst {max} tecken.",
+    RefusalCode.SUBJECT_CONTROL_CHARACTER: "Ämnesraden innehåller ett otillåtet tecken. Skriv den på en rad.",
+    RefusalCode.BODY_EMPTY: "Skriv ett meddelande.",
+    RefusalCode.BODY_TOO_LONG: "Meddelandet får vara högst {max} tecken.",
+    RefusalCode.BODY_CONTROL_CHARACTER: "Meddelandet innehåller ett otillåtet tecken.",
+    RefusalCode.UNKNOWN_SEGMENT: "Välj vilka som ska få meddelandet i listan.",
+    RefusalCode.MESSAGES_CLOSED: "Aktivitetens personuppgifter är raderade, så inga meddelanden kan skickas.",
+    RefusalCode.MESSAGE_FAILED: "Meddelandet kunde inte skickas. Försök igen senare eller kontakta RUN.",
 }
 REFUSAL_FALLBACK = "Det gick inte att genomföra. Försök igen senare eller kontakta RUN."
 
