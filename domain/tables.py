@@ -236,3 +236,18 @@ class StaffToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=utc_column())
     used_at: datetime | None = Field(default=None, sa_column=utc_column())
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class CoordinatorMessage(SQLModel, table=True):
+    """A coordinator's message to a segment of an activity's people; the workflow sees only its id.
+
+    `segment` is the segment's text code (`domain.segments`); the recipients are resolved when it is sent."""
+
+    __tablename__ = "coordinator_message"
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(foreign_key="activity.id", index=True)
+    segment: str = Field(max_length=100)
+    subject: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    staff_id: str = Field(max_length=32)  # who wrote it (opaque); not a foreign key: the audit log outlives staff
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
