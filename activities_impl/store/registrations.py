@@ -183,6 +183,7 @@ class Registrations(StoreBase):
             out.append(
                 {
                     "registration_id": registration.id,
+                    "participant_id": person.id,
                     "status": registration.status,
                     "waitlist_position": position if waiting else None,
                     "team_size": registration.team_size,

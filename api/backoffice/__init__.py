@@ -8,15 +8,24 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.backoffice.activity_page import activity_router
 from api.backoffice.config import BackOfficeConfig, OidcConfig
 from api.backoffice.context import ADMIN, BackOffice
 from api.backoffice.dashboard import dashboard_router
+from api.backoffice.oidc import OidcSignIn
 from api.backoffice.signin import signin_router
+from api.backoffice.steering import steering_router
+from api.backoffice.tokens import tokens_router
 
 __all__ = ["ADMIN", "BackOffice", "BackOfficeConfig", "OidcConfig", "mount_backoffice"]
 
 
 def mount_backoffice(app: FastAPI, bo: BackOffice) -> None:
     bo.install(app)
-    for router in (signin_router(bo), dashboard_router(bo)):
+    oidc = OidcSignIn(bo, bo.config.oidc) if bo.config.oidc is not None else None
+    if oidc is not None:  # its routes and the cookie of the round trip to the provider
+        oidc.install(app)
+        app.include_router(oidc.router(), prefix=ADMIN)
+    for router in (signin_router(bo, oidc), dashboard_router(bo), activity_router(bo), steering_router(bo)):
         app.include_router(router, prefix=ADMIN)
+    app.include_router(tokens_router(bo), prefix=ADMIN)

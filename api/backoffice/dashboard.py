@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
@@ -23,6 +24,7 @@ from domain.phases import Phase
 from domain.tables import StaffMember
 from domain.texts import when
 
+log = structlog.get_logger("runflow.backoffice")
 STATUS_QUERIES_AT_ONCE = 16
 STATUS_QUERY_SECONDS = 5.0
 
@@ -67,10 +69,18 @@ class Row:
         }
 
 
-async def overview_rows(bo: BackOffice) -> list[Row]:
-    """Every activity the office has: started ones from Temporal, saved-but-not-started ones from the store."""
+async def overview_rows(bo: BackOffice) -> tuple[list[Row], bool]:
+    """Every activity the office has: started ones from Temporal, saved-but-not-started ones from the store; and
+    whether Temporal's visibility list answered (without it, each stored activity's status is asked for)."""
     activities = {a.id: a for a in await bo.directory.activities()}
-    listed = await bo.service.list() if bo.service is not None else []
+    listed: list[dict[str, Any]] = []
+    visible = True
+    if bo.service is not None:
+        try:
+            listed = await bo.service.list()
+        except Exception as exc:  # noqa: BLE001 - visibility down (or a server without it): ask each activity
+            log.warning("visibility list failed", error=type(exc).__name__)
+            visible = False
     rows: dict[str, Row] = {}
     for item in listed:
         stored = activities.get(item["id"])
@@ -97,8 +107,6 @@ async def overview_rows(bo: BackOffice) -> list[Row]:
                 return
         apply_status(row, status)
 
-    running = [r for r in rows.values() if r.phase is not None and not Phase(r.phase).ended]
-    await asyncio.gather(*(fill(r) for r in running))
     for activity_id, stored in activities.items():
         if activity_id not in rows:
             plan = await bo.directory.plan(activity_id)
@@ -113,7 +121,9 @@ async def overview_rows(bo: BackOffice) -> list[Row]:
                 places=plan.places if plan else None,
                 first_start=first,
             )
-    return list(rows.values())
+    asked = [r for r in rows.values() if (r.phase is None and not visible) or (r.phase and not Phase(r.phase).ended)]
+    await asyncio.gather(*(fill(r) for r in asked))
+    return list(rows.values()), visible
 
 
 def apply_status(row: Row, status: ActivityStatus) -> None:
@@ -144,7 +154,7 @@ def dashboard_router(bo: BackOffice) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     async def dashboard(request: Request, member: StaffMember = Depends(bo.staff)) -> HTMLResponse:
-        rows = await overview_rows(bo)
+        rows, visible = await overview_rows(bo)
         phases = {phase_label(p.value): p.value for p in Phase} | {NOT_STARTED: "not_started"}
         focus_areas = sorted({r.focus_area for r in rows if r.focus_area})
         terms = sorted({r.term for r in rows if r.term}, key=lambda t: (t[3:], t[:2] == "HT"))
@@ -171,6 +181,7 @@ def dashboard_router(bo: BackOffice) -> APIRouter:
             terms=terms,
             chosen=chosen,
             total=len(rows),
+            visible=visible,
         )
 
     return router

@@ -51,3 +51,20 @@ def post_form(client: TestClient, page_path: str, action: str, data: dict[str, s
     """Opens the page (for its CSRF token) and posts the form to `action`."""
     page = client.get(page_path)
     return client.post(action, data={"csrf_token": csrf_of(page.text), **data}, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
+
+
+async def sign_in_async(client, store: Store, email: str = "samordnare@miun.se", role: Role = Role.COORDINATOR):
+    """`sign_in` for an httpx.AsyncClient (the app on the test's event loop, with the Temporal client)."""
+    member, _ = store.add_staff(email, role, name=email.split("@")[0].capitalize())
+    token = signin_link(store, member)
+    page = await client.get(f"/admin/signin/{token}")
+    response = await client.post(f"/admin/signin/{token}", data={"csrf_token": csrf_of(page.text)})
+    assert response.status_code == 303, response.text
+    return member
+
+
+async def post_async(client, page_path: str, action: str, data: dict[str, str | list[str]]):
+    """Opens the page (for its CSRF token) and posts the form to `action`, as a browser without JavaScript."""
+    page = await client.get(page_path)
+    assert page.status_code == 200, page.text
+    return await client.post(action, data={"csrf_token": csrf_of(page.text), **data})
