@@ -29,7 +29,8 @@ def parse_local_time(text: str) -> datetime:
     if len(pieces) not in (5, 6) or not all(p.isascii() and p.isdigit() for p in pieces):
         raise BadLocalTime("Ange datum och tid som ÅÅÅÅ-MM-DD TT:MM.")
     try:
-        local = datetime(*(int(p) for p in pieces), tzinfo=STOCKHOLM)  # type: ignore[misc]
+        year, month, day, hour, minute, *second = (int(p) for p in pieces)
+        local = datetime(year, month, day, hour, minute, second[0] if second else 0, tzinfo=STOCKHOLM)
     except ValueError:
         raise BadLocalTime("Datumet eller tiden finns inte. Kontrollera dag, månad och klockslag.") from None
     at = local.astimezone(UTC)

@@ -45,14 +45,15 @@ def cell_value(key: str, value: Any) -> str | int | None:
     if key == "team_members":
         return ", ".join(value) or None
     if key == "status":
-        return STATUS_LABELS.get(value, value)
+        return STATUS_LABELS.get(str(value), str(value))
     if isinstance(value, datetime):
         return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
     return value if isinstance(value, int) else str(value)
 
 
 def table(rows: Sequence[dict[str, Any]]) -> list[list[str | int | None]]:
-    return [[label for _, label in COLUMNS]] + [[cell_value(key, row.get(key)) for key, _ in COLUMNS] for row in rows]
+    header: list[str | int | None] = [label for _, label in COLUMNS]
+    return [header] + [[cell_value(key, row.get(key)) for key, _ in COLUMNS] for row in rows]
 
 
 def as_csv(rows: Sequence[dict[str, Any]]) -> bytes:
