@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlmodel import Session, create_engine, select
+from sqlmodel import Session, create_engine
 
 from domain.reference import ReferenceData
 from domain.tables import (
@@ -94,17 +94,22 @@ class StoreBase:
             command.upgrade(config, "head")
 
     def seed_reference(self, reference: ReferenceData) -> None:
+        """Adds the organisations the store lacks, with their contacts from the file. An organisation already in
+        place keeps the contacts the coordinators gave it: one they removed does not come back at the next start."""
         with self.session() as s:
             _schema_lock(s.connection())
+            created: set[str] = set()
             for org in reference.organisations:
-                row = s.get(Organisation, org.id) or Organisation(
-                    id=org.id, name=org.name, short_name=org.short_name, kind=org.kind.value, region=org.region
-                )
-                s.add(row)
+                if s.get(Organisation, org.id) is None:
+                    s.add(
+                        Organisation(
+                            id=org.id, name=org.name, short_name=org.short_name, kind=org.kind.value, region=org.region
+                        )
+                    )
+                    created.add(org.id)
             s.flush()
-            existing = {(c.organisation_id, c.email, c.target_group) for c in s.exec(select(Contact))}
             for c in reference.contacts:
-                if (c.organisation, c.email, c.target_group) not in existing:
+                if c.organisation in created:
                     s.add(
                         Contact(organisation_id=c.organisation, target_group=c.target_group, name=c.name, email=c.email)
                     )
