@@ -95,7 +95,7 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     assert max(keys.values()) == 1, keys  # every business key (activity, purpose, recipient, session) sent once
     sent = {(m["To"], m["X-Runflow-Purpose"]) for m in mine}
     to = lambda purpose: sorted(addr for addr, p in sent if p == purpose)  # noqa: E731
-    assert to("invitation") == ["run-kontakt@ostersund.example.se", "run-kontakt@sundsvall.example.se"]
+    assert to("invitation") == ["katarina.engstrom@sundsvall.example.se", "maria.lindqvist@ostersund.example.se"]
     assert to("registration") == ["anna@skola.test", "bo@skola.test", "cia@skola.test", "dan@skola.test"]
     assert to("withdrawal") == ["cia@skola.test"] and to("promoted") == ["dan@skola.test"]
     assert to("confirmed") == ["anna@skola.test", "bo@skola.test", "dan@skola.test"]
