@@ -16,11 +16,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import lifecycle, memory, report_gen, roundtrip
+from bench import lifecycle, memory, overview, report_gen, roundtrip
 from bench.results import Figure, table, write_json
 from bench.stack import BenchStack, machine_info
 
-ALL = ("roundtrip", "lifecycle", "memory", "report")
+ALL = ("roundtrip", "lifecycle", "memory", "overview", "report")
 HERE = Path(__file__).resolve().parent
 
 DEFAULTS = {
@@ -32,6 +32,7 @@ DEFAULTS = {
     "web_clients": [8, 50],
     "web_rounds": 3,
     "open_activities": 1000,
+    "overview_activities": 200,
     "participants": 100_000,
     "repeats": 3,
 }
@@ -44,6 +45,7 @@ QUICK = {
     "web_clients": [8, 50],
     "web_rounds": 1,
     "open_activities": 100,
+    "overview_activities": 50,
     "participants": 10_000,
     "repeats": 1,
 }
@@ -86,8 +88,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--open-activities", type=int, help=f"memory: open activities (default {DEFAULTS['open_activities']})"
     )
+    p.add_argument(
+        "--overview-activities",
+        type=int,
+        help=f"overview: open activities on GET /admin/ (default {DEFAULTS['overview_activities']})",
+    )
     p.add_argument("--participants", type=int, help=f"report: participants (default {DEFAULTS['participants']:,})")
-    p.add_argument("--repeats", type=int, help="report: repetitions, the median counts (default 3)")
+    p.add_argument("--repeats", type=int, help="report and overview: repetitions, the median counts (default 3)")
     p.add_argument(
         "--server-max-inflight-updates",
         type=int,
@@ -116,7 +123,7 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
     stack = BenchStack(workdir, encrypt=args.encrypt)
     if args.server_max_inflight_updates:
         stack.server_args = ["--dynamic-config-value", f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
-    needs_server = any(b in args.only for b in ("roundtrip", "lifecycle", "memory"))
+    needs_server = any(b in args.only for b in ("overview", "roundtrip", "lifecycle", "memory"))
     try:
         if needs_server:
             progress("starting the Temporal dev server, store and SMTP sink")
@@ -124,6 +131,13 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
         else:
             workdir.mkdir(parents=True, exist_ok=True)
         rate = None
+        if "overview" in args.only:  # first: the page lists every activity on the server, only its own then
+            progress(f"overview: GET /admin/ with {args.overview_activities} open activities")
+            found, info = await overview.run(
+                stack, count=args.overview_activities, repeats=args.repeats, progress=progress
+            )
+            figures += found
+            problems += info["problems"]
         if "roundtrip" in args.only:
             progress(
                 f"registration round trip: {args.web_registrations} registrations with "
