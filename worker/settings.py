@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     secret_key: str = ""
     api_token: str | None = None  # bearer token of the coordinators' HTTP API (/api); unset: the API refuses all
 
+    # Staff sign-in with OpenID Connect (the university's provider, or a SAML-to-OIDC proxy for SWAMID and
+    # Skolfederation). All three or none: without them staff sign in with one-time links only. The redirect URI to
+    # register at the provider is <web_base_url>/admin/oidc/callback.
+    oidc_issuer: str | None = None  # e.g. https://login.miun.se/realms/staff (its /.well-known/openid-configuration)
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
     # Payload encryption (AES-GCM). Keys by id, base64 of 32 bytes, e.g. {"2026-11": "..."}; the current id encrypts,
     # every listed id decrypts (rotation). No keys: payloads are not encrypted (dev only).
     codec_keys: dict[str, str] = {}

@@ -9,6 +9,7 @@ anything gets 403; a form without a valid CSRF token gets 403 and changes nothin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -76,8 +77,13 @@ class BackOffice:
     ) -> None:
         self.store, self.directory, self.service, self.templates = store, directory, service, templates
         self.csrf, self.config = csrf, config
+        self._secret_key = secret_key
         self._session_key = "runflow staff session\0" + secret_key
         self.rate_limits = RateLimits({"signin_links": config.rate_limit_signin_links})
+
+    def derived_key(self, purpose: str) -> str:
+        """A key of its own for `purpose` (e.g. the OpenID Connect round trip's cookie), from the deployment's."""
+        return hashlib.sha256(f"runflow {purpose}\0{self._secret_key}".encode()).hexdigest()
 
     # -- who is signed in -------------------------------------------------
     async def signed_in(self, request: Request) -> StaffMember | None:

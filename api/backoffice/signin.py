@@ -7,14 +7,17 @@ must not use up somebody's sign-in.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from email.message import EmailMessage
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from activities_impl.store import Store
 from api.backoffice.context import ADMIN, BackOffice, local_path, now
-from api.security import client_address
+from api.backoffice.oidc import OidcSignIn
+from api.security import CSP, client_address
 from domain.email_address import MAX_EMAIL_LENGTH, InvalidEmail, parse_email
 from domain.staff import SIGNIN_LINK_LIFETIME, TokenKind
 from domain.tables import StaffMember
@@ -43,20 +46,23 @@ def signin_mail(member: StaffMember, link: str, sender: str) -> EmailMessage:
     return message
 
 
+def new_signin_link(store: Store, base_url: str, member: StaffMember, at: datetime) -> str:
+    """A new one-time sign-in link for the member (valid 15 minutes from `at`); the store keeps its digest only.
+    Also what `runflow staff link` and `runflow up` print."""
+    raw = store.issue_token(member.id, TokenKind.SIGNIN, at, at + SIGNIN_LINK_LIFETIME)
+    return f"{base_url.rstrip('/')}{ADMIN}/signin/{raw}"
+
+
 async def issue_signin_link(backoffice: BackOffice, member: StaffMember) -> str:
     """A new one-time sign-in link for the member (valid 15 minutes); the store keeps its digest only."""
-    at = now()
-    raw = await asyncio.to_thread(
-        backoffice.store.issue_token, member.id, TokenKind.SIGNIN, at, at + SIGNIN_LINK_LIFETIME
-    )
-    return f"{backoffice.config.base_url.rstrip('/')}{ADMIN}/signin/{raw}"
+    return await asyncio.to_thread(new_signin_link, backoffice.store, backoffice.config.base_url, member, now())
 
 
-def signin_router(bo: BackOffice) -> APIRouter:
+def signin_router(bo: BackOffice, oidc: OidcSignIn | None = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def signin_page(request: Request, status: int = 200, error: str = "", sent: bool = False) -> HTMLResponse:
-        return bo.page(
+        response = bo.page(
             request,
             "admin/signin.html",
             status,
@@ -67,6 +73,10 @@ def signin_router(bo: BackOffice) -> APIRouter:
             error=error,
             sent=sent,
         )
+        if oidc is not None:  # the button's POST is redirected to the provider: the CSP's form-action must allow it
+            targets = " ".join(["'self'", *oidc.form_targets()])
+            response.headers["content-security-policy"] = CSP.replace("form-action 'self'", f"form-action {targets}")
+        return response
 
     @router.get("/signin", response_class=HTMLResponse)
     async def signin(request: Request) -> Response:
