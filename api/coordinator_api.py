@@ -1,11 +1,15 @@
 """The coordinators' HTTP API: JSON over the same `Service` the CLI uses.
 
 Mounted by the web app under `/api` (`app.include_router(coordinator_router(...), prefix="/api")`).
-Every request needs `Authorization: Bearer <RUNFLOW_API_TOKEN>`; without a configured token the
-API is disabled and answers 401 to everything.
+Every request needs `Authorization: Bearer <token>`: the deployment's `RUNFLOW_API_TOKEN`, or a staff
+member's personal token (`rfp_…`, made at /admin/tokens or by `runflow staff token`), which acts with
+its holder's role: a viewer's token may only read (403 for anything else), and decisions and
+attendance recorded with a coordinator's token name its holder. A revoked token, or one of a member
+no longer active, is refused like a wrong one (401).
 
-Status codes: 401 no or wrong token; 404 no such activity (or no report yet); 409 the workflow or
-the service refused (wrong phase, already started, an e-mail not registered for the activity, ...);
+Status codes: 401 no or wrong token; 403 a viewer's token asked to change something; 404 no such
+activity (or no report yet); 409 the workflow or the service refused (wrong phase, already started,
+an e-mail not registered for the activity, ...);
 415 a plan body that is neither JSON nor YAML; 422 bad input, with `detail` a reason, for plans
 `{"problems": [{"field", "message"}, ...]}`, and for a body that does not fit its model (an unknown
 `action`, `session_no` below 1, an e-mail address that does not parse) FastAPI's usual error list;
@@ -41,10 +45,12 @@ from domain.plan import ActivityPlan, PlanError, Problem, parse_plan, parse_plan
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, load_json, measure_json, shown, too_large
 from domain.reference import ReferenceData, default_reference
 from domain.refusals import RefusalCode
-from domain.tables import Report
+from domain.staff import API_TOKEN_PREFIX, may_change
+from domain.tables import Report, StaffMember
 
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 PHASES = ", ".join(p.value for p in Phase)
+READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 # -- models ----------------------------------------------------------------
@@ -250,25 +256,34 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def coordinator_router(service: Service, directory: Directory, api_token: str | None) -> APIRouter:
     """The `/activities` endpoints, guarded by the bearer token `api_token` (None: every request is 401)."""
-    bearer = HTTPBearer(auto_error=False, description="RUNFLOW_API_TOKEN")
+    bearer = HTTPBearer(auto_error=False, description="RUNFLOW_API_TOKEN, or a staff member's personal token")
     reference = default_reference()
 
     # A default, not Annotated[...]: with postponed annotations FastAPI cannot see the local `bearer`.
-    def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if api_token is None:
-            reason = "the coordinator API is disabled (RUNFLOW_API_TOKEN is not set)"
-        elif credentials is None:
-            reason = "a bearer token is required"
-        elif not secrets.compare_digest(credentials.credentials.encode(), api_token.encode()):
+    async def require_token(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> StaffMember | None:
+        """The holder of a personal token, None for the deployment's token; 401 or 403 otherwise. (FastAPI runs it
+        once per request: the endpoints that name who acted depend on it again and get the same answer.)"""
+        if credentials is None:
+            raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        presented = credentials.credentials
+        if api_token is not None and secrets.compare_digest(presented.encode(), api_token.encode()):
+            return None
+        member = await directory.api_token_holder(presented) if presented.startswith(API_TOKEN_PREFIX) else None
+        if member is None:
             reason = "wrong bearer token"
-        else:
-            return
-        raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+            if api_token is None:
+                reason += " (RUNFLOW_API_TOKEN is not set: only personal tokens are accepted)"
+            raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+        if request.method not in READ_ONLY_METHODS and not may_change(member.role):
+            raise HTTPException(403, "this personal token is read-only (its holder has the role viewer)")
+        return member
 
     router = APIRouter(
         tags=["coordinator"],
         dependencies=[Depends(require_token), Depends(_body_within_limits)],
-        responses=_errors(401),
+        responses=_errors(401, 403),
         route_class=_MeasuredBodyRoute,
     )
 
@@ -341,7 +356,9 @@ def coordinator_router(service: Service, directory: Directory, api_token: str | 
         return [UndeliverableOut(**row) for row in await service.undeliverable(activity_id)]
 
     @router.post("/activities/{activity_id}/decision", response_model=DecisionOut, responses=_errors(404, 409, 422))
-    async def decide(activity_id: str, body: DecisionIn) -> DecisionOut:
+    async def decide(
+        activity_id: str, body: DecisionIn, holder: StaffMember | None = Depends(require_token)
+    ) -> DecisionOut:
         """The coordinator's decision when enrolment is low: run, cancel, extend (`until`) or postpone (`plan`)."""
         await known(activity_id)
         if body.action is OverrideAction.EXTEND and body.until is None:
@@ -363,17 +380,23 @@ def coordinator_router(service: Service, directory: Directory, api_token: str | 
             if plan.id != activity_id:
                 raise HTTPException(422, f"the plan is for {plan.id!r}, not {shown(activity_id)}")
         try:
-            phase = await service.decide(activity_id, body.action, until=body.until, plan=plan)
+            phase = await service.decide(
+                activity_id, body.action, until=body.until, plan=plan, staff_id=holder.id if holder else None
+            )
         except Refused as exc:
             raise refused(exc) from None
         return DecisionOut(id=activity_id, action=body.action, phase=phase)
 
     @router.post("/activities/{activity_id}/attendance", response_model=AttendanceOut, responses=_errors(404, 409, 422))
-    async def attendance(activity_id: str, body: AttendanceIn) -> AttendanceOut:
+    async def attendance(
+        activity_id: str, body: AttendanceIn, holder: StaffMember | None = Depends(require_token)
+    ) -> AttendanceOut:
         """Record who was present at a session. An e-mail not registered for the activity is a 409."""
         await known(activity_id)
         try:
-            count = await service.attendance(activity_id, body.session_no, list(body.present))
+            count = await service.attendance(
+                activity_id, body.session_no, list(body.present), staff_id=holder.id if holder else None
+            )
         except Refused as exc:
             raise refused(exc) from None
         return AttendanceOut(id=activity_id, session=body.session_no, present=count)

@@ -7,11 +7,22 @@ Pages never reach into the store: they ask the `Directory` (the store's side of 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from activities_impl.store import Store, StoreError
 from domain.plan import ActivityPlan
-from domain.tables import Activity, Organisation, Participant, Registration, Report, SurveyAnswer, SurveyInvitation
+from domain.staff import TokenKind
+from domain.tables import (
+    Activity,
+    Organisation,
+    Participant,
+    Registration,
+    Report,
+    StaffMember,
+    SurveyAnswer,
+    SurveyInvitation,
+)
 
 
 class Directory:
@@ -54,6 +65,11 @@ class Directory:
         """The coordinators' list of who registered (see `Store.participant_list`), optionally of one status."""
         rows = await asyncio.to_thread(self.store.participant_list, activity_id)
         return [row for row in rows if status is None or row["status"] == status]
+
+    async def api_token_holder(self, raw: str) -> StaffMember | None:
+        """The active staff member a personal API token stands for (its last use is noted); None for an unknown,
+        revoked or expired token, or a member no longer active."""
+        return await asyncio.to_thread(self.store.token_holder, raw, TokenKind.API, datetime.now(UTC))
 
     async def survey_counts(self, activity_id: str) -> list[dict[str, Any]]:
         """Per survey sent: how many were invited, have answered and were reminded."""
