@@ -18,13 +18,14 @@ import io
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
+from activities_impl.store import Store
 from api.directory import Directory
 from api.service import Refused, Service, Unconfirmed
 from domain.email_address import InvalidEmail, parse_email
@@ -33,6 +34,7 @@ from domain.phases import Phase
 from domain.plan import ActivityPlan, PlanError, load_plan
 from domain.plan_source import shown
 from domain.reference import default_reference
+from domain.tables import StaffMember
 
 
 def _usage_error(exc: BaseException) -> bool:
@@ -83,9 +85,11 @@ app = typer.Typer(
 plan_app = typer.Typer(help="Activity plans.", no_args_is_help=True)
 activity_app = typer.Typer(help="Activities: start, show, list.", no_args_is_help=True)
 db_app = typer.Typer(help="The store.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff who sign in to the back-office (/admin): add, link, list, deactivate, token.")
 app.add_typer(plan_app, name="plan")
 app.add_typer(activity_app, name="activity")
 app.add_typer(db_app, name="db")
+app.add_typer(staff_app, name="staff")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 T = TypeVar("T")
@@ -447,6 +451,171 @@ def report(
         as_json,
         row.markdown,
     )
+
+
+# -- staff ---------------------------------------------------------------
+def with_store(work: Callable[[Store], T]) -> T:
+    """Run `work` on the store of the settings (no Temporal); an unreadable or unmigrated store exits with code 1."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from worker.settings import get_settings
+    from worker.wiring import open_store
+
+    settings = get_settings()
+    try:
+        return work(open_store(settings))
+    except (OperationalError, ProgrammingError) as exc:
+        fail(f"cannot use the store at {settings.effective_database_url} ({exc.orig}); run `runflow db upgrade`", 1)
+
+
+def staff_row(member: StaffMember) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "email": member.email,
+        "name": member.name,
+        "role": member.role,
+        "active": member.active,
+        "oidc_linked": member.oidc_subject is not None,
+        "created_at": member.created_at.isoformat(),
+    }
+
+
+def active_member(store: Store, email: str) -> StaffMember:
+    """The active staff member with this address, or exit 2."""
+    member = store.staff_by_email(email)
+    if member is None:
+        fail(f"no staff member with --email {shown(email)} (add one with `runflow staff add`)")
+    if not member.active:
+        fail(f"the staff member {shown(email)} is deactivated (`runflow staff add` makes them active again)")
+    return member
+
+
+def text_option(option: str, text: str, longest: int, required: bool) -> str:
+    """The stripped text, or exit 2 when it is too long, has a control character, or is empty but required."""
+    from domain.control_characters import control_character
+
+    if len(text) > longest:
+        fail(f"{option} has more than {longest} characters")
+    if control_character(text):
+        fail(f"{option} has a control character")
+    if required and not text.strip():
+        fail(f"{option} must not be empty")
+    return text.strip()
+
+
+@staff_app.command("add")
+def staff_add(
+    email: Annotated[str, typer.Option(help="Their e-mail address (what sign-in links go to).")],
+    role: Annotated[str, typer.Option(help="coordinator (changes everything) or viewer (reads only).")],
+    name: Annotated[str, typer.Option(help="Their name, as the back-office shows it.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a staff member, or give an existing one this role (and make them active again)."""
+    from domain.staff import MAX_STAFF_NAME, parse_role
+
+    email = email_option("--email", email)
+    try:
+        chosen = parse_role(role)
+    except ValueError as exc:
+        fail(f"--role: {exc}")
+    name = text_option("--name", name, MAX_STAFF_NAME, required=False)
+    member, created = with_store(lambda store: store.add_staff(email, chosen, name))
+    emit(
+        {**staff_row(member), "created": created},
+        as_json,
+        f"{'added' if created else 'updated'} {member.id} {member.email} ({member.role})",
+    )
+
+
+@staff_app.command("link")
+def staff_link(
+    email: Annotated[str, typer.Option(help="The staff member's e-mail address.")],
+    mail: Annotated[bool, typer.Option("--mail/--no-mail", help="Also e-mail the link (RUNFLOW_SMTP_*).")] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a one-time sign-in link (valid 15 minutes) and e-mail it to the member."""
+    from api.backoffice.signin import new_signin_link, signin_mail
+    from domain.staff import SIGNIN_LINK_LIFETIME
+    from worker.settings import get_settings
+    from worker.worker import smtp_mailer
+
+    email = email_option("--email", email)
+    settings = get_settings()
+    at = datetime.now(UTC)
+
+    def issue(store: Store) -> tuple[StaffMember, str]:
+        member = active_member(store, email)
+        return member, new_signin_link(store, settings.web_base_url, member, at)
+
+    member, link = with_store(issue)
+    mailed = False
+    if mail:
+        try:
+            asyncio.run(smtp_mailer(settings).send(signin_mail(member, link, settings.smtp_from)))
+            mailed = True
+        except Exception as exc:  # noqa: BLE001 - the link is printed either way; say why it was not mailed
+            typer.echo(
+                f"warning: the link was not e-mailed ({type(exc).__name__} from "
+                f"{settings.smtp_host}:{settings.smtp_port}); pass it on yourself",
+                err=True,
+            )
+    data = {
+        "id": member.id,
+        "email": member.email,
+        "link": link,
+        "expires_at": (at + SIGNIN_LINK_LIFETIME).isoformat(),
+        "mailed": mailed,
+    }
+    emit(data, as_json, link)
+
+
+@staff_app.command("list")
+def staff_list(as_json: JsonFlag = False) -> None:
+    """Every staff member: id, e-mail, name, role, active, whether an identity provider account is linked."""
+    rows = [staff_row(m) for m in with_store(lambda store: store.staff_members())]
+    human = "\n".join(
+        "\t".join([r["id"], r["email"], r["role"], "active" if r["active"] else "deactivated", r["name"]]) for r in rows
+    )
+    emit({"staff": rows}, as_json, human or "no staff members")
+
+
+@staff_app.command("deactivate")
+def staff_deactivate(
+    email: Annotated[str, typer.Option(help="The staff member's e-mail address.")], as_json: JsonFlag = False
+) -> None:
+    """Deactivate a staff member: their sessions end and their tokens are revoked at once."""
+    email = email_option("--email", email)
+
+    def deactivate(store: Store) -> StaffMember:
+        member = store.staff_by_email(email)
+        if member is None:
+            fail(f"no staff member with --email {shown(email)}")
+        store.set_staff_active(member.id, False, datetime.now(UTC))
+        member.active = False
+        return member
+
+    member = with_store(deactivate)
+    emit(staff_row(member), as_json, f"deactivated {member.id} {member.email}")
+
+
+@staff_app.command("token")
+def staff_token(
+    email: Annotated[str, typer.Option(help="Whose token it is (it acts with their role).")],
+    label: Annotated[str, typer.Option(help="What it is for, e.g. the script that uses it.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a new personal token for the coordinators' API (/api); it is shown this once."""
+    from domain.staff import MAX_TOKEN_LABEL, TokenKind
+
+    email = email_option("--email", email)
+    label = text_option("--label", label, MAX_TOKEN_LABEL, required=True)
+
+    def issue(store: Store) -> tuple[StaffMember, str]:
+        member = active_member(store, email)
+        return member, store.issue_token(member.id, TokenKind.API, datetime.now(UTC), None, label)
+
+    member, token = with_store(issue)
+    emit({"id": member.id, "email": member.email, "role": member.role, "label": label, "token": token}, as_json, token)
 
 
 # -- processes -----------------------------------------------------------
