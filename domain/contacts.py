@@ -12,6 +12,8 @@ organisations' contacts stay as they are).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -65,6 +67,7 @@ class ContactChanges:
     renamed: list[Renamed] = field(default_factory=list)
     unchanged: list[ImportedContact] = field(default_factory=list)
     removed: list[KnownContact] = field(default_factory=list)
+    before: str = ""  # `fingerprint` of the stored contacts of the rows' organisations that this was computed from
 
     @property
     def organisation_ids(self) -> set[str]:
@@ -81,9 +84,10 @@ def contact_changes(
 ) -> ContactChanges:
     """What importing `rows` changes, given the stored contacts (of the rows' organisations, or more: the others are
     left alone). The rows' keys are unique (`parse_contacts` refuses a repeated one)."""
+    organisations = {r.organisation_id for r in rows}
     stored = list(existing)
     by_key = {key_of(c): c for c in stored}
-    changes = ContactChanges()
+    changes = ContactChanges(before=fingerprint(c for c in stored if c.organisation_id in organisations))
     for row in rows:
         known = by_key.get(key_of(row))
         if known is None:
@@ -94,9 +98,15 @@ def contact_changes(
             changes.unchanged.append(row)
     if mode is ImportMode.REPLACE:
         listed = {key_of(r) for r in rows}
-        organisations = {r.organisation_id for r in rows}
         changes.removed = [c for c in stored if c.organisation_id in organisations and key_of(c) not in listed]
     return changes
+
+
+def fingerprint(contacts: Iterable[KnownContact]) -> str:
+    """A digest of stored contacts (ids, keys and names, in any order): an import confirmed after a preview checks that
+    the contacts it would change are still those the preview was computed from."""
+    rows = sorted((c.id or 0, c.organisation_id, c.target_group or "", c.name, c.email) for c in contacts)
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
 
 
 # -- one contact, as typed in the back-office's form -----------------------------------------------------------------

@@ -120,10 +120,16 @@ class References(StoreBase):
         with self.session() as s:
             return contact_changes(_contacts_of(s, {r.organisation_id for r in rows}), rows, mode)
 
-    def import_contacts(self, rows: Sequence[ImportedContact], mode: ImportMode) -> ContactChanges:
+    def import_contacts(
+        self, rows: Sequence[ImportedContact], mode: ImportMode, expected: str | None = None
+    ) -> ContactChanges:
         """Imports the rows in one transaction (every row, or nothing when one cannot be: StoreError
         `unknown_organisation`, `invalid_email`, `duplicate_contact`); what it changed. A contact whose key is in
-        place keeps its row (and id), given the file's name."""
+        place keeps its row (and id), given the file's name.
+
+        `expected`: the `before` of a preview; when the contacts of the rows' organisations have changed since
+        (someone edited them, or this import was confirmed already), nothing is written: StoreError
+        `contacts_changed`. So a confirmation does exactly what its preview showed."""
         keys = [key_of(r) for r in rows]
         if len(set(keys)) != len(keys):
             raise StoreError("the same contact twice in one import", "duplicate_contact")
@@ -132,6 +138,8 @@ class References(StoreBase):
             _check(s, {r.organisation_id for r in rows}, [r.email for r in rows])
             existing = _contacts_of(s, {r.organisation_id for r in rows})
             changes = contact_changes(existing, rows, mode)
+            if expected is not None and changes.before != expected:
+                raise StoreError("the contacts changed since the preview", "contacts_changed")
             stored = {key_of(c): c for c in existing}
             for renamed in changes.renamed:
                 contact = stored[key_of(renamed.contact)]

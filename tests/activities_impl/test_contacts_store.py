@@ -107,6 +107,23 @@ def test_an_import_is_all_or_nothing(store):
     assert {(c.organisation_id, c.target_group, c.name, c.email) for c in store.contact_list()} == before
 
 
+def test_an_import_checks_that_the_contacts_are_as_previewed(store):
+    rows = [row(2, "sundsvall", "lärare", "Pia Lärk", "pia.lark@sundsvall.example.se")]
+    preview = store.preview_contacts_import(rows, ImportMode.REPLACE)
+    store.add_contact("sundsvall", "rektor", "Ny Rektor", "ny.rektor@sundsvall.example.se")
+    before = keys(store, "sundsvall")
+    with pytest.raises(StoreError) as error:
+        store.import_contacts(rows, ImportMode.REPLACE, preview.before)
+    assert error.value.code == "contacts_changed" and keys(store, "sundsvall") == before
+    store.add_contact("berg", "rektor", "Other Organisation", "rektor@berg.example.se")  # not in the file: no matter
+    preview = store.preview_contacts_import(rows, ImportMode.REPLACE)
+    store.add_contact("berg", "lärare", "Other Organisation", "larare@berg.example.se")
+    changes = store.import_contacts(rows, ImportMode.REPLACE, preview.before)
+    assert len(changes.removed) == 6 and keys(store, "sundsvall") == {
+        ("lärare", "Pia Lärk", "pia.lark@sundsvall.example.se")
+    }
+
+
 def test_seeding_again_does_not_bring_back_a_removed_contact(store):
     [first, *_] = store.contact_list("berg")
     store.remove_contact(first.id)

@@ -22,6 +22,7 @@ from domain.contacts import (
     ImportMode,
     check_contact,
     contact_changes,
+    fingerprint,
     key_of,
 )
 from domain.contacts_import import ImportedContact
@@ -141,3 +142,10 @@ def test_after_an_import_the_contacts_are_as_the_mode_says(stored, rows, mode):
         listed = key_of(c) in {key_of(r) for r in imported}
         kept = key_of(c) in after
         assert kept == (listed or mode is ImportMode.ADD or c.organisation_id not in in_file)
+
+
+def test_the_fingerprint_of_stored_contacts_ignores_their_order_and_sees_every_change():
+    assert fingerprint(STORED) == fingerprint(reversed(STORED))
+    renamed = [Stored(1, "sundsvall", None, "Katarina E", "katarina@sundsvall.se"), *STORED[1:]]
+    assert len({fingerprint(STORED), fingerprint(STORED[1:]), fingerprint(renamed)}) == 3
+    assert contact_changes(STORED, ROWS, ImportMode.ADD).before == fingerprint(STORED[:2])  # the rows' organisations
