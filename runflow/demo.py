@@ -16,10 +16,15 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from activities_impl.store import Store, StoreError
+from api.backoffice.signin import new_signin_link
 from api.service import Refused, Service
 from domain.plan import ActivityPlan
+from domain.staff import Role
 
 log = structlog.get_logger("runflow.demo")
+
+DEMO_COORDINATOR = "samordnare@run.example.se"  # the demo plan's organiser; `runflow up` prints their sign-in link
+
 
 PEOPLE = [
     ("Anna Berglund", "sundsvall", "lärare"),
@@ -49,7 +54,7 @@ def demo_plan(now: datetime) -> ActivityPlan:
             "focus_area": "utveckla",
             "target_groups": ["lärare", "specialpedagog", "förstelärare"],
             "format": "seminar_series",
-            "organiser_email": "samordnare@run.example.se",
+            "organiser_email": DEMO_COORDINATOR,
             "places": 10,
             "min_participants": 6,
             "registration": {"opens": t(5), "deadline": t(35), "reminders_before_deadline": ["20s", "8s"]},
@@ -70,6 +75,12 @@ def demo_plan(now: datetime) -> ActivityPlan:
             "invitation": {"organisations": ["all"]},
         }
     )
+
+
+def demo_signin_link(store: Store, base_url: str) -> str:
+    """A one-time sign-in link (15 minutes) for the demo coordinator, who is made (or made active again) first."""
+    member, _ = store.add_staff(DEMO_COORDINATOR, Role.COORDINATOR, name="Demosamordnare")
+    return new_signin_link(store, base_url, member, datetime.now(UTC))
 
 
 MISTYPED = "Oskar Wik"  # registers with a domain that does not exist, as people sometimes do

@@ -18,9 +18,10 @@ import structlog
 import uvicorn
 from temporalio.client import Client
 
+from api.backoffice.config import backoffice_config
 from api.service import Service
 from api.web import create_app
-from runflow.demo import UNKNOWN_MAILBOXES, run_demo
+from runflow.demo import DEMO_COORDINATOR, UNKNOWN_MAILBOXES, demo_signin_link, run_demo
 from worker.binaries import temporal_cli
 from worker.client import connect
 from worker.codec import codec_from_settings, dev_key_file, ensure_dev_keys
@@ -151,6 +152,7 @@ async def run_stack(config: StackConfig) -> int:
             codec=codec,
             codec_token=settings.codec_token,
             codec_cors_origins=settings.codec_cors_origins,
+            backoffice=backoffice_config(settings),
             **settings.web_limits(),
         )
         web = uvicorn.Server(
@@ -165,6 +167,8 @@ async def run_stack(config: StackConfig) -> int:
             print(f"Temporal:     {settings.temporal_address} (namespace {settings.temporal_namespace})")
             print(f"Temporal UI:  http://{config.host}:{config.ui_port}")
             print(f"Web:          {settings.web_base_url}")
+            link = await asyncio.to_thread(demo_signin_link, store, settings.web_base_url)
+            print(f"Back-office:  {link} (one-time, 15 min; {DEMO_COORDINATOR})")
             print(f"SMTP sink:    {config.host}:{config.smtp_port} -> {settings.data_dir / 'mail'}")
             print(f"Store:        {settings.effective_database_url}")
             if codec is not None:

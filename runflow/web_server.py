@@ -2,9 +2,11 @@
 
 Unlike `runflow up`, nothing else is started here: the store must already be
 migrated (`runflow db upgrade`), Temporal and the workers run elsewhere. The
-app is the one of `api.web.create_app`: participant pages, the coordinators'
-API under `/api` (needs RUNFLOW_API_TOKEN), the codec server under `/codec`
-(when RUNFLOW_CODEC_KEYS is set) and `/healthz`.
+app is the one of `api.web.create_app`: participant pages, the back-office
+under `/admin` (sign-in links mailed over SMTP; OpenID Connect when
+RUNFLOW_OIDC_* are set), the coordinators' API under `/api` (RUNFLOW_API_TOKEN
+or personal tokens), the codec server under `/codec` (when RUNFLOW_CODEC_KEYS
+is set) and `/healthz`.
 
 Behind a reverse proxy, uvicorn honours `X-Forwarded-For`/`-Proto` from the
 addresses in `--forwarded-allow-ips` (default: uvicorn's, i.e. the
@@ -22,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.backoffice.config import backoffice_config, oidc_config
 from api.service import Service
 from api.web import create_app
 from worker.client import connect
@@ -71,6 +74,7 @@ def build_app(settings: Settings, client: Client) -> FastAPI:
         codec=codec_from_settings(settings),
         codec_token=settings.codec_token,
         codec_cors_origins=settings.codec_cors_origins,
+        backoffice=backoffice_config(settings),
         **settings.web_limits(),
     )
 
@@ -83,7 +87,7 @@ def warnings_for(settings: Settings) -> list[str]:
     if not settings.codec_keys:
         found.append("RUNFLOW_CODEC_KEYS is not set: payloads in Temporal are not encrypted")
     if settings.api_token is None:
-        found.append("RUNFLOW_API_TOKEN is not set: the coordinators' API (/api) refuses every request")
+        found.append("RUNFLOW_API_TOKEN is not set: the coordinators' API (/api) takes personal tokens only")
     return found
 
 
@@ -125,6 +129,7 @@ def run_web(config: WebConfig, settings: Settings | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     try:
         require_secret_key(settings)  # never listen with a default or empty signing key
+        oidc_config(settings)  # RUNFLOW_OIDC_*: all three or none, checked before waiting for Temporal
         asyncio.run(serve(settings, config))
     except ConnectionError as exc:
         log.error(str(exc))

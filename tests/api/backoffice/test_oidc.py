@@ -7,6 +7,7 @@ as a subject with its claims), the redirect back to the callback, and the page t
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from api.web import create_app
 from domain.staff import Role
 from tests.support.backoffice import csrf_of
 from tests.support.ports import HOST, free_port
+from tests.support.processes import RUNFLOW, clean_env
 from tests.support.waiting import wait_for_sync
 from worker.settings import Settings
 
@@ -266,3 +268,21 @@ def test_the_oidc_settings_make_the_config():
     )
     assert config is not None and config.client_id == "runflow"
     assert config.metadata_url == "https://login.miun.se/realms/staff/.well-known/openid-configuration"
+
+
+def test_runflow_web_refuses_a_partial_oidc_setting_before_waiting_for_temporal(tmp_path):
+    env = clean_env(
+        RUNFLOW_SECRET_KEY="k" * 40,
+        RUNFLOW_DATA_DIR=str(tmp_path),
+        RUNFLOW_OIDC_ISSUER="https://login.miun.se/realms/staff",
+        TEMPORAL_ADDRESS=f"{HOST}:{free_port()}",
+    )
+    done = subprocess.run(
+        [RUNFLOW, "web", "--port", str(free_port()), "--connect-timeout", "30"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "RUNFLOW_OIDC_CLIENT_ID" in done.stderr + done.stdout and "waiting for Temporal" not in done.stderr
