@@ -89,6 +89,18 @@ class Plans(StoreBase):
                 version = activity.current_version
             return self._plan(s, activity_id, version)
 
+    def latest_plan(self, activity_id: str) -> tuple[int, ActivityPlan] | None:
+        """The activity's most recent plan version (saved but perhaps not current yet) and its number; None when the
+        store has no plan for it."""
+        with self.session() as s:
+            row = s.exec(
+                select(ActivityPlanVersion)
+                .where(ActivityPlanVersion.activity_id == activity_id)
+                .order_by(col(ActivityPlanVersion.version).desc())
+                .limit(1)
+            ).first()
+            return (row.version, ActivityPlan.model_validate_json(row.plan_json)) if row is not None else None
+
     def _plan(self, s: Session, activity_id: str, version: int) -> ActivityPlan:
         row = s.exec(
             select(ActivityPlanVersion).where(
