@@ -13,6 +13,7 @@ from api.backoffice.config import BackOfficeConfig, OidcConfig
 from api.backoffice.context import ADMIN, BackOffice
 from api.backoffice.dashboard import dashboard_router
 from api.backoffice.oidc import OidcSignIn
+from api.backoffice.plan_pages import plan_router
 from api.backoffice.signin import signin_router
 from api.backoffice.steering import steering_router
 from api.backoffice.tokens import tokens_router
@@ -26,6 +27,7 @@ def mount_backoffice(app: FastAPI, bo: BackOffice) -> None:
     if oidc is not None:  # its routes and the cookie of the round trip to the provider
         oidc.install(app)
         app.include_router(oidc.router(), prefix=ADMIN)
+    app.include_router(plan_router(bo), prefix=ADMIN)  # before /activities/{id}: 'new' and 'upload' are pages
     for router in (signin_router(bo, oidc), dashboard_router(bo), activity_router(bo), steering_router(bo)):
         app.include_router(router, prefix=ADMIN)
     app.include_router(tokens_router(bo), prefix=ADMIN)
