@@ -112,6 +112,12 @@ CLI = [
     ),
     ("withdraw: bad e-mail", ["withdraw", "x", "--email", "a@b@c.se"]),
     ("attendance: bad --present e-mail", ["attendance", "x", "1", "--present", "a@b.se", "nope"]),
+    ("staff add: unknown role", ["staff", "add", "--email", "a@b.se", "--role", "admin"]),
+    ("staff add: display name in the e-mail", ["staff", "add", "--email", '"A" <a@b.se>', "--role", "viewer"]),
+    ("staff add: escape in the name", ["staff", "add", "--email", "a@b.se", "--role", "viewer", "--name", "A\x1b[2J"]),
+    ("staff link: 64 KB e-mail", ["staff", "link", "--email", "a" * 65536 + "@b.se"]),
+    ("staff token: empty label", ["staff", "token", "--email", "a@b.se", "--label", ""]),
+    ("staff token: 64 KB label", ["staff", "token", "--email", "a@b.se", "--label", "x" * 65536]),
 ]
 
 
