@@ -12,6 +12,10 @@ the bench process, through the same client and data converter: one `client.list_
 `Service.visibility_query()` (every item read) and the status query `ActivityLifecycleWorkflow.status` of each
 listed running workflow, 16 at once. What the page costs above it is the web process's own work (session check,
 store reads, building and sorting the rows, the template) and the HTTP request.
+
+Also reported: CPU per page of the web process (against the bench process's for the floor) and of worker and dev
+server together (against the same for the floor), and, once each, page and floor right after a worker restart,
+when no workflow is in the worker's cache and each status query replays its workflow first.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 
-from api.backoffice.dashboard import STATUS_QUERIES_AT_ONCE
+from api.backoffice.dashboard import STATUS_QUERIES_AT_ONCE, STATUS_QUERY_SECONDS
 from api.service import Service
 from bench.results import Figure
 from bench.roundtrip import CSRF_FIELD
@@ -37,7 +41,7 @@ from tests.support.ports import HOST
 from tests.support.waiting import wait_for
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 
-TARGET_RATIO = 2.0  # see BENCHMARKS.md
+TARGET_RATIO = 1.5  # at the default size, median of 3 or more turns; why this: BENCHMARKS.md
 FOCUS_AREAS = ("attrahera", "rekrytera", "behålla", "utveckla")
 TERM_OFFSETS_DAYS = (2, 120, 240, 400)  # first session this many days on: four different terms
 SETTLE_S = 2.0
@@ -136,10 +140,12 @@ async def run(stack: BenchStack, *, count: int, repeats: int, progress) -> tuple
     await asyncio.sleep(SETTLE_S)
 
     # -- page and floor, in turns ----------------------------------------------------------------------------
+    workers = [worker]  # the current worker process (replaced for the cold turn)
+
     def cpu() -> dict[str, float]:
         return {
             "web": web.cpu(),
-            "worker": worker.cpu(),
+            "worker": workers[-1].cpu(),
             "server": stack.server_cpu(),
             "driver": time.process_time(),
         }
@@ -147,11 +153,16 @@ async def run(stack: BenchStack, *, count: int, repeats: int, progress) -> tuple
     def used(before: dict[str, float]) -> dict[str, float]:
         return {k: round(1000 * (v - before[k]), 1) for k, v in cpu().items()}
 
+    def with_status(html: str) -> int:
+        return sum(1 for _, minimum, _ in ROW_NUMBERS.findall(html) if minimum != "–")
+
     page_s: list[float] = []
     floor_s: list[float] = []
     page_cpu: list[dict[str, float]] = []  # ms of CPU per process during each sample
     floor_cpu: list[dict[str, float]] = []
     answered_rows: list[int] = []
+    floor_answered: list[int] = []
+    cold: dict[str, dict] = {}
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=120) as http:
         await sign_in(http, stack)
 
@@ -173,15 +184,28 @@ async def run(stack: BenchStack, *, count: int, repeats: int, progress) -> tuple
                     seconds, html = await page_once()
                     page_cpu.append(used(before))
                     page_s.append(seconds)
-                    rows = ROW_NUMBERS.findall(html)
-                    answered_rows.append(sum(1 for _, minimum, _ in rows if minimum != "–"))
+                    answered_rows.append(with_status(html))
                 else:
-                    fseconds, flisted, fanswered = await floor_once(stack, query)
+                    fseconds, _, fanswered = await floor_once(stack, query)
                     floor_cpu.append(used(before))
                     floor_s.append(fseconds)
+                    floor_answered.append(fanswered)
+
+        # Cold: a fresh worker has none of the workflows in its cache; each status query replays its workflow.
+        progress("overview: once each after a worker restart (cold workflow cache)")
+        for side in ("page", "floor"):
+            await stack.stop_process(workers[-1])
+            workers.append(await stack.runflow_worker(tq))
+            await asyncio.sleep(SETTLE_S)
+            before = cpu()
+            if side == "page":
+                seconds, cold_html = await page_once()
+                cold["page"] = {"s": seconds, "cpu_ms": used(before), "with_status": with_status(cold_html)}
+            else:
+                seconds, _, fanswered = await floor_once(stack, query)
+                cold["floor"] = {"s": seconds, "cpu_ms": used(before), "with_status": fanswered}
     await stack.stop_process(web)
-    await stack.stop_process(worker)
-    web_cpu = [c["web"] for c in page_cpu]
+    await stack.stop_process(workers[-1])
 
     shown = len(ROW_NUMBERS.findall(html))
     if shown != listed_total or min(answered_rows) != count:
@@ -189,10 +213,15 @@ async def run(stack: BenchStack, *, count: int, repeats: int, progress) -> tuple
             f"overview: the page shows {shown} rows, {min(answered_rows)} with their status "
             f"(expected {count}; a status query that took over 5 s leaves its row without)"
         )
-    if fanswered != count:
-        problems.append(f"overview: the floor listed {flisted} and got {fanswered} statuses (expected {count})")
+    if min(floor_answered) != count:
+        problems.append(f"overview: the floor got {min(floor_answered)} statuses (expected {count})")
+    if cold["page"]["with_status"] != count:
+        problems.append(
+            f"overview: after a worker restart the page showed {cold['page']['with_status']} of {count} rows with "
+            f"their status (each status query waits at most {STATUS_QUERY_SECONDS:g} s)"
+        )
     page, floor = statistics.median(page_s), statistics.median(floor_s)
-    if page / floor > TARGET_RATIO:
+    if repeats >= 3 and page / floor > TARGET_RATIO:
         problems.append(f"overview: GET /admin/ takes {page / floor:.1f}x its floor, above the target {TARGET_RATIO}x")
     terms = sorted({term_of(p.sessions[0].start) for p in plans}, key=lambda t: (t[3:], t[:2] == "HT"))
     details = {
@@ -210,7 +239,9 @@ async def run(stack: BenchStack, *, count: int, repeats: int, progress) -> tuple
         "page_bytes": len(html.encode()),
         "all_open_after_s": round(open_s, 1),
         "target_ratio": TARGET_RATIO,
+        "cold": {side: {**c, "s": round(c["s"], 3)} for side, c in cold.items()},
     }
+    median_cpu = lambda samples, who: statistics.median(c[who] for c in samples)  # noqa: E731
     figures = [
         Figure(
             "overview_page",
@@ -224,11 +255,26 @@ async def run(stack: BenchStack, *, count: int, repeats: int, progress) -> tuple
         Figure(
             "overview_web_cpu",
             "  web process CPU per page",
-            statistics.median(web_cpu),
+            median_cpu(page_cpu, "web"),
             "ms",
-            None,
-            "",
-            ratio_applies=False,
+            median_cpu(floor_cpu, "driver"),
+            "bench process CPU for the floor",
+        ),
+        Figure(
+            "overview_worker_server_cpu",
+            "  worker + dev server CPU per page",
+            median_cpu(page_cpu, "worker") + median_cpu(page_cpu, "server"),
+            "ms",
+            median_cpu(floor_cpu, "worker") + median_cpu(floor_cpu, "server"),
+            "the same for the floor",
+        ),
+        Figure(
+            "overview_page_cold",
+            "  first page after a worker restart",
+            1000 * cold["page"]["s"],
+            "ms",
+            1000 * cold["floor"]["s"],
+            "floor after a worker restart",
         ),
     ]
     return figures, {"problems": problems}
