@@ -174,7 +174,7 @@ class OidcSignIn:
             if not isinstance(claims, dict) or not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB:
                 log.warning("OIDC sign-in refused", error="no ID token or no subject")
                 return self.failure(request, 400, FAILED)
-            subject = f"{self.config.issuer} {sub}"
+            subject = f"{self.config.issuer.rstrip('/')} {sub}"  # a trailing slash added later still finds them
             if len(subject) > MAX_SUBJECT:
                 log.warning("OIDC sign-in refused", error="issuer and subject too long to keep")
                 return self.failure(request, 400, FAILED)
