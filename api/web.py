@@ -250,7 +250,8 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        activities = await directory.activities()
+        # Published activities only: a plan saved in the back-office but not started has no public page yet.
+        activities = [a for a in await directory.activities() if a.current_version > 0]
         return page(request, "index.html", title="Aktiviteter", activities=activities)
 
     @app.get("/a/{activity_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -109,11 +109,12 @@ async def overview_rows(bo: BackOffice) -> tuple[list[Row], bool]:
 
     for activity_id, stored in activities.items():
         if activity_id not in rows:
-            plan = await bo.directory.plan(activity_id)
+            latest = await asyncio.to_thread(bo.store.latest_plan, activity_id)  # a draft has no current version
+            plan = latest[1] if latest else None
             first = plan.sessions[0].start if plan and plan.sessions else None
             rows[activity_id] = Row(
                 id=activity_id,
-                title=stored.title,
+                title=plan.title if plan else stored.title,
                 phase=None,
                 focus_area=stored.focus_area,
                 term=term_of(first) if first else "",

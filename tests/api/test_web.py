@@ -91,3 +91,10 @@ def test_the_accessibility_statement_is_linked_from_every_page(client, stored):
         assert part in text
     for path in ("/", "/a/lasa-skriva-ht27", "/tillganglighet", "/a/finns-inte"):
         assert 'href="/tillganglighet"' in client.get(path).text, path
+
+
+def test_index_leaves_out_plans_not_yet_started(client, store, plan):
+    store.save_plan(plan, False)  # saved as a draft in the back-office
+    assert f'href="/a/{plan.id}"' not in client.get("/").text
+    store.save_plan(plan, True)
+    assert f'href="/a/{plan.id}"' in client.get("/").text

@@ -80,7 +80,7 @@ def office(store):
         "draft-one": plan_at(NOW, id="draft-one", title="Utkast till webbinarium", focus_area="utveckla"),
     }
     for plan in plans.values():
-        store.save_plan(plan, True)
+        store.save_plan(plan, plan.id != "draft-one")  # the draft: saved in the back-office, not started
     service = FakeService(
         {
             "open-one": status(
@@ -108,7 +108,9 @@ def test_the_overview_puts_decisions_first_and_shows_the_figures(office):
     )
     assert deciding < min(others) and ended > max(others)  # then by first session, the ended last
     assert "Sista anmälningsdag" in html and "Under minimum" in html
-    assert "Inte startad" in html  # saved, not started: from the store
+    assert "Inte startad" in html  # saved, not started: from the store, its figures from the latest version
+    draft = table[table.index("Utkast till webbinarium") :].split("</tr>")[0]
+    assert '<td class="num">2</td><td class="num">3</td>' in draft  # minimum and places
     assert "done-one" not in service.asked  # ended activities are not queried
 
 
