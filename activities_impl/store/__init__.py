@@ -1,4 +1,4 @@
-"""The store: people, registrations, attendance, surveys, outbox, audit log, reports, by concern.
+"""The store: people, registrations, attendance, surveys, outbox, audit log, reports, messages, by concern.
 
 Synchronous SQLModel; activities call it through `asyncio.to_thread`. Every
 write is idempotent (upserts keyed by business keys), so a retried activity
@@ -17,6 +17,7 @@ from activities_impl.store.engine import (
     make_engine,
     utcnow,
 )
+from activities_impl.store.messages import CoordinatorMessages
 from activities_impl.store.outbox import OutboxRows
 from activities_impl.store.plans import Plans
 from activities_impl.store.reference import References
@@ -41,5 +42,6 @@ class Store(
     Reports,
     Retention,
     StaffDirectory,
+    CoordinatorMessages,
 ):
     """Every concern of the store over one engine (`Store(url)`)."""

@@ -15,6 +15,7 @@ from domain.surveys import without_free_text
 from domain.tables import (
     Activity,
     ActivityPlanVersion,
+    CoordinatorMessage,
     OutboxMessage,
     Participant,
     SurveyAnswer,
@@ -25,8 +26,9 @@ from domain.tables import (
 
 class Retention(StoreBase):
     def anonymise_activity(self, activity_id: str, keep_free_text: bool = False) -> int:
-        """Erase names, e-mail addresses and schools of the activity, and (unless kept) the free-text answers;
-        counts per organisation, role and session and the scale answers stay."""
+        """Erase names, e-mail addresses and schools of the activity, the coordinators' message texts (they may name
+        people), and (unless kept) the free-text answers; counts per organisation, role and session and the scale
+        answers stay, and of each message who sent it, when, its subject and its segment."""
         with self.session() as s:
             if not keep_free_text:
                 for answer in s.exec(select(SurveyAnswer).where(SurveyAnswer.activity_id == activity_id)):
@@ -48,6 +50,9 @@ class Retention(StoreBase):
                 message.recipient, message.body, message.attachments_json = None, "", "[]"
                 message.error = None if message.error is None else "erased"
                 s.add(message)
+            for written in s.exec(select(CoordinatorMessage).where(CoordinatorMessage.activity_id == activity_id)):
+                written.body = ""
+                s.add(written)
             activity = s.get(Activity, activity_id)
             if activity is not None:
                 activity.organiser_email = None
