@@ -30,6 +30,8 @@ from domain.commands import (
     DeadlineReminder,
     DecisionRecord,
     LowEnrolmentNotice,
+    MessageRef,
+    MessageSend,
     PlanRef,
     RegistrationRecord,
     SessionReminder,
@@ -39,8 +41,10 @@ from domain.commands import (
     WithdrawalRecord,
 )
 from domain.lifecycle import SeatStatus, audit_by
+from domain.messages import message_purpose
 from domain.plan import ActivityPlan
-from domain.tables import Participant, Registration, SurveyInvitation
+from domain.segments import SegmentError, parse_segment
+from domain.tables import CoordinatorMessage, Participant, Registration, SurveyInvitation
 
 ICS = "text/calendar; method="
 UNDELIVERABLE = "undeliverable"
@@ -58,7 +62,13 @@ MAILING_NAMES = {  # what the organiser's notice calls the mailing
     "survey": "enkät",
     "survey-reminder": "påminnelse om enkät",
     "report": "slutrapport",
+    "message": "meddelande från samordnaren",
 }
+
+
+def mailing_name(purpose: str) -> str:
+    """What the organiser's notice calls a mailing ("message-12" is a coordinator's message)."""
+    return MAILING_NAMES.get(purpose) or MAILING_NAMES.get(purpose.partition("-")[0]) or purpose
 
 
 LIFECYCLE_ACTIVITY = "__runflow_lifecycle_activity__"
@@ -154,7 +164,7 @@ class LifecycleActivities:
                 f for f in await asyncio.to_thread(self.outbox.undeliverable, envelopes) if f.recipient not in known
             ]
             if failed:
-                mailing = MAILING_NAMES.get(envelopes[0].purpose, envelopes[0].purpose)
+                mailing = mailing_name(envelopes[0].purpose)
                 digest = hashlib.sha256("|".join(sorted(f.key for f in failed)).encode()).hexdigest()[:16]
                 await self.outbox.send(
                     [
@@ -456,6 +466,58 @@ class LifecycleActivities:
         await asyncio.to_thread(self.store.close_survey, step.activity_id, step.survey)
         invitations = await asyncio.to_thread(self.store.survey_invitations, step.activity_id, step.survey)
         return SurveyCount(invited=len(invitations), answered=sum(1 for i in invitations if i.answered_at))
+
+    # -- a coordinator's message to a segment -----------------------------
+    async def _message(self, ref: MessageRef) -> CoordinatorMessage:
+        message = await asyncio.to_thread(self.store.message, ref.message_id)
+        if message is None or message.activity_id != ref.activity_id:
+            raise StoreError(f"no message {ref.message_id} for activity {ref.activity_id!r}", "unknown_message")
+        return message
+
+    @lifecycle_activity()
+    async def message_recipients(self, ref: MessageRef) -> list[int]:
+        """Who the message's segment holds right now (participant ids): the workflow sends to exactly these."""
+        message = await self._message(ref)
+        try:
+            segment = parse_segment(message.segment, await self._plan(ref))
+        except SegmentError:
+            raise StoreError(f"message {ref.message_id} has an unknown segment", "unknown_segment") from None
+        people = await asyncio.to_thread(self.store.segment_recipients, ref.activity_id, segment)
+        return [p.id for p in people if p.id is not None]
+
+    @lifecycle_activity()
+    async def send_coordinator_message(self, send: MessageSend) -> int:
+        """The message to each recipient, once (outbox key: activity, message, participant); audited."""
+        message = await self._message(send)
+        plan = await self._plan(send)
+        purpose = message_purpose(send.message_id)
+        people = await asyncio.to_thread(self.store.participants, send.participant_ids)
+        envelopes = [
+            self._mail(
+                plan,
+                f"{plan.id}|{purpose}|p{p.id}",
+                purpose,
+                p.email,
+                "coordinator_message",
+                participant=p,
+                message_subject=message.subject,
+                message_body=message.body,
+            )
+            for p in people
+            if p.email and p.activity_id == plan.id
+        ]
+        await asyncio.to_thread(
+            self.store.audit,
+            key=f"{plan.id}|{purpose}",
+            activity_id=plan.id,
+            at=send.at,
+            kind="message",
+            by=audit_by(send.staff_id, "coordinator"),
+            reason=f"message {send.message_id} to segment {message.segment}: {len(envelopes)} recipient(s)",
+            details={"message_id": send.message_id, "segment": message.segment, "recipients": len(envelopes)},
+        )
+        await self._send(plan, envelopes)
+        return len(envelopes)
 
     # -- completed and anonymised ---------------------------------------
     @lifecycle_activity()

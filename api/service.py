@@ -30,6 +30,7 @@ from domain.email_address import InvalidEmail, parse_email
 from domain.lifecycle import (
     ActivityStatus,
     AttendanceRequest,
+    MessageRequest,
     OverrideAction,
     OverrideRequest,
     RegistrationRequest,
@@ -38,8 +39,10 @@ from domain.lifecycle import (
     WithdrawalRequest,
     WithdrawalResult,
 )
+from domain.messages import normalised_body, normalised_subject, text_refusal
 from domain.plan import ActivityPlan
 from domain.refusals import RefusalCode
+from domain.segments import SegmentError, parse_segment
 from domain.state import LifecycleInput
 from workflows import search_attributes as sa
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow, workflow_id
@@ -295,6 +298,52 @@ class Service:
             ActivityLifecycleWorkflow.record_attendance,
             AttendanceRequest(session_no=session_no, present=wanted, staff_id=staff_id),
         )
+
+    async def send_message(self, activity_id: str, segment: str, subject: str, body: str, staff_id: str) -> int:
+        """Send a coordinator's message to a segment of the activity (`domain.segments`: "confirmed", "present:2",
+        ...); the number of recipients, resolved when the workflow takes it.
+
+        The text is checked (`domain.messages.text_refusal`) and stored; the workflow's `send_message` Update gets
+        only its id and sends it through the outbox, once per recipient. A message the workflow refuses (the
+        activity anonymised) is not kept."""
+        staff = _staff_id(staff_id)
+        if staff is None:
+            raise Refused("a message needs the staff id of who sends it", RefusalCode.INVALID_STAFF_ID)
+        subject, body = normalised_subject(subject), normalised_body(body)
+        why = text_refusal(subject, body)
+        if why:
+            raise Refused(why.message, why.code, why.details)
+        try:
+            plan = await asyncio.to_thread(self.store.plan, activity_id)
+        except StoreError:
+            raise Refused(f"no activity {activity_id!r}", RefusalCode.NO_ACTIVITY) from None
+        try:
+            code = parse_segment(segment, plan).code
+        except SegmentError as exc:
+            # the details carry the Swedish sentence that says what is wrong with it (e.g. no such session)
+            raise Refused(
+                f"unknown segment {segment[:40]!r}", RefusalCode.UNKNOWN_SEGMENT, {"text": exc.text}
+            ) from None
+        handle = await self._running_handle(activity_id)
+        message_id = await asyncio.to_thread(
+            self.store.save_message,
+            activity_id=activity_id,
+            segment=code,
+            subject=subject,
+            body=body,
+            staff_id=staff,
+        )
+        try:
+            return await self._update(
+                activity_id,
+                handle,
+                ActivityLifecycleWorkflow.send_message,
+                MessageRequest(message_id=message_id, staff_id=staff),
+            )
+        except Refused as exc:
+            if exc.code != RefusalCode.MESSAGE_FAILED:  # refused before anything was done: leave nothing behind
+                await asyncio.to_thread(self.store.discard_message, message_id)
+            raise
 
     # -- participants ----------------------------------------------------
     async def register(

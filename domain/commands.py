@@ -85,3 +85,15 @@ class SurveyStep(PlanRef):
 class SurveyCount(BaseModel):
     invited: int
     answered: int
+
+
+class MessageRef(PlanRef):
+    """A coordinator's stored message (the text stays in the store) and who sends it."""
+
+    message_id: int
+    staff_id: str
+
+
+class MessageSend(MessageRef):
+    participant_ids: list[int]  # the segment as it was resolved when the message was sent
+    at: datetime

@@ -31,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         DeadlineReminder,
         DecisionRecord,
         LowEnrolmentNotice,
+        MessageRef,
+        MessageSend,
         PlanRef,
         RegistrationRecord,
         SessionReminder,
@@ -44,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DecisionBy,
         LifecyclePlan,
+        MessageRequest,
         NextDue,
         OverrideAction,
         OverrideRequest,
@@ -54,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalRequest,
         WithdrawalResult,
     )
+    from domain.messages import sending_refusal
     from domain.phases import Phase
     from domain.refusals import Refusal, RefusalCode, refusal
     from domain.rules import (
@@ -106,6 +110,7 @@ ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ON
     LifecycleActivities.send_session_reminder.__name__: BULK_MAIL,
     LifecycleActivities.send_survey.__name__: BULK_MAIL,
     LifecycleActivities.remind_survey.__name__: BULK_MAIL,
+    LifecycleActivities.send_coordinator_message.__name__: BULK_MAIL,
 }
 BUSY = refusal(RefusalCode.DECISION_BUSY, "another decision is being applied, try again")
 
@@ -139,6 +144,8 @@ class ActivityLifecycleWorkflow:
         self.override: OverrideRequest | None = None
         self.override_outcome: Refusal | str | None = None  # the phase it led to, or why it was refused
         self.seat_changes_in_flight = 0  # register/withdraw handlers still recording their change in the store
+        self.messages_in_flight = 0  # send_message handlers still resolving or mailing their segment
+        self.anonymising = False  # from the end of retention: no new messages, the people are being erased
 
     # ------------------------------------------------------------------
     # The lifecycle, one step per phase
@@ -425,6 +432,9 @@ class ActivityLifecycleWorkflow:
         assert self.s.ended_at is not None
         while not await self.sleep_until(self.s.ended_at + self.plan.retention, "anonymisation"):
             await self.apply_override()
+        self.anonymising = True  # messages are refused from now on; those being sent finish first
+        if self.messages_in_flight:  # only then: waiting yields to other coroutines, which would reorder commands
+            await workflow.wait_condition(lambda: self.messages_in_flight == 0)
         await self.activity(LifecycleActivities.anonymise, self.ref())
         self.set_phase(Phase.ANONYMISED)
         await self.decide("anonymise", DecisionBy.ENGINE, f"retention period of {self.plan.retention} ended")
@@ -551,6 +561,38 @@ class ActivityLifecycleWorkflow:
             refusal = BUSY
         if refusal:
             raise refused(refusal)
+
+    @workflow.update
+    async def send_message(self, req: MessageRequest) -> int:
+        """Send a coordinator's stored message to its segment, resolved now; the number of recipients.
+
+        The text stays in the store: the workflow sees the message's id, the recipients' ids and a count."""
+        why = sending_refusal(self.phase, self.anonymising)
+        if why:
+            raise refused(why)
+        self.messages_in_flight += 1
+        try:
+            ref = MessageRef(**self.ref().model_dump(), message_id=req.message_id, staff_id=req.staff_id)
+            recipients = await self.activity(LifecycleActivities.message_recipients, ref)
+            sent = None
+            if recipients is not None:
+                sent = await self.activity(
+                    LifecycleActivities.send_coordinator_message,
+                    MessageSend(**ref.model_dump(), participant_ids=recipients, at=workflow.now()),
+                )
+        finally:
+            self.messages_in_flight -= 1
+        if sent is None:  # it can never succeed (recorded as step_failed)
+            raise refused(
+                refusal(RefusalCode.MESSAGE_FAILED, "the message could not be sent", message_id=req.message_id)
+            )
+        return sent
+
+    @send_message.validator
+    def validate_send_message(self, req: MessageRequest) -> None:
+        why = sending_refusal(self.phase, self.anonymising)
+        if why:
+            raise refused(why)
 
     @workflow.query
     def status(self) -> ActivityStatus:

@@ -77,6 +77,15 @@ CASES = {
     ),
     "survey_invitation": (SURVEY_MAIL, "Slututvärdering: ", [SURVEY, CLOSES]),
     "survey_reminder": (SURVEY_MAIL, "Påminnelse – slututvärdering: ", [SURVEY, CLOSES]),
+    "coordinator_message": (
+        {
+            "participant": ANNA,
+            "message_subject": "Läs kapitel 3 inför träff 2",
+            "message_body": "Hej alla!\n\nLäs kapitel 3 till nästa gång.\n\tTack!",
+        },
+        "Läs kapitel 3 inför träff 2 – ",
+        ["Hej alla!\n\nLäs kapitel 3 till nästa gång.\n\tTack!\n\n", "http://web.test/a/lasa-skriva-ht27"],
+    ),
     "undeliverable": (
         {
             "failed": [{"recipient": "anna@skola..se", "reason": "adressen är inte en giltig e-postadress"}],
