@@ -30,6 +30,10 @@ BRANCHES = {  # lifecycle branch -> the recorded test that covers it
     "anonymisation": "anonymisation_erases_people_and_keeps_counts",
     "continue-as-new (first run)": "continue_as_new_with_a_lowered_threshold_keeps_state",
     "continue-as-new (carried state)": "continue_as_new_with_a_lowered_threshold_keeps_state-run2",
+    "decision by a member of staff": "the_coordinators_decision_names_who_decided",
+    "attendance by participant id": "attendance_by_participant_id_names_who_ticked_the_boxes",
+    "messages to segments": "each_segment_reaches_exactly_its_people",
+    "message refused while anonymising": "messages_are_refused_once_anonymisation_begins",
 }
 
 
