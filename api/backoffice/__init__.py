@@ -10,8 +10,11 @@ from fastapi import FastAPI
 
 from api.backoffice.activity_page import activity_router
 from api.backoffice.config import BackOfficeConfig, OidcConfig
+from api.backoffice.contacts import contacts_router
 from api.backoffice.context import ADMIN, BackOffice
 from api.backoffice.dashboard import dashboard_router
+from api.backoffice.messages import messages_router
+from api.backoffice.office_log import office_log_router
 from api.backoffice.oidc import OidcSignIn
 from api.backoffice.plan_pages import plan_router
 from api.backoffice.signin import signin_router
@@ -28,6 +31,15 @@ def mount_backoffice(app: FastAPI, bo: BackOffice) -> None:
         oidc.install(app)
         app.include_router(oidc.router(), prefix=ADMIN)
     app.include_router(plan_router(bo), prefix=ADMIN)  # before /activities/{id}: 'new' and 'upload' are pages
-    for router in (signin_router(bo, oidc), dashboard_router(bo), activity_router(bo), steering_router(bo)):
+    routers = (
+        signin_router(bo, oidc),
+        dashboard_router(bo),
+        activity_router(bo),
+        steering_router(bo),
+        messages_router(bo),
+        tokens_router(bo),
+        contacts_router(bo),
+        office_log_router(bo),
+    )
+    for router in routers:
         app.include_router(router, prefix=ADMIN)
-    app.include_router(tokens_router(bo), prefix=ADMIN)

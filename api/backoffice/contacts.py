@@ -32,7 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from activities_impl.store import StoreError
 from activities_impl.store.reference import ListedContact
-from api.backoffice.context import ADMIN, BackOffice
+from api.backoffice.context import ADMIN, OFFICE, BackOffice
 from domain.contacts import (
     DUPLICATE,
     UNKNOWN_ORGANISATION,
@@ -220,6 +220,7 @@ def contacts_router(bo: BackOffice) -> APIRouter:
             except StoreError as exc:
                 errors = _store_errors(exc)
             else:
+                await bo.audit(OFFICE, member, "contact_added", "Kontakt tillagd", contact_id=contact.id)
                 log.info(
                     "contact added",
                     staff_id=member.id,
@@ -255,6 +256,7 @@ def contacts_router(bo: BackOffice) -> APIRouter:
                     return unknown_contact(request, member)
                 errors = _store_errors(exc)
             else:
+                await bo.audit(OFFICE, member, "contact_changed", "Kontakt ändrad", contact_id=number)
                 log.info(
                     "contact changed",
                     staff_id=member.id,
@@ -293,6 +295,7 @@ def contacts_router(bo: BackOffice) -> APIRouter:
             contact = await asyncio.to_thread(bo.store.remove_contact, number)
         except StoreError:
             return unknown_contact(request, member)
+        await bo.audit(OFFICE, member, "contact_removed", "Kontakt borttagen", contact_id=number)
         log.info(
             "contact removed",
             staff_id=member.id,
@@ -386,6 +389,13 @@ def contacts_router(bo: BackOffice) -> APIRouter:
         except StoreError as exc:
             texts = {"unknown_organisation": UNKNOWN_ORGANISATION, "contacts_changed": CHANGED_SINCE_PREVIEW}
             return _refused(bo, request, member, texts.get(exc.code, PREVIEW_INVALID), 409)
+        await bo.audit(
+            OFFICE,
+            member,
+            "contacts_imported",
+            f"Kontakter importerade: {len(changes.added)} nya, {len(changes.renamed)} ändrade, "
+            f"{len(changes.removed)} borttagna",
+        )
         log.info(
             "contacts imported",
             staff_id=member.id,

@@ -30,6 +30,7 @@ from domain.staff import ROLE_LABELS, Role, TokenKind, audit_by, may_change
 from domain.tables import StaffMember
 
 SESSION_COOKIE = "runflow_staff"
+OFFICE = ""  # the audit log's activity id for changes that belong to no activity (contacts, API tokens)
 ADMIN = "/admin"
 FORM_EXPIRED = "Formuläret har gått ut eller kom från en annan webbplats. Ladda om sidan och försök igen."
 
@@ -162,7 +163,7 @@ class BackOffice:
         return fields, None, ""
 
     async def audit(self, activity_id: str, member: StaffMember, kind: str, reason: str, **details: Any) -> None:
-        """Record a change made in the back-office, by the member's opaque id."""
+        """Record a change made in the back-office, by the member's opaque id (`OFFICE` for no activity)."""
         at = now()
         await asyncio.to_thread(
             self.store.audit,

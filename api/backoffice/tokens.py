@@ -2,7 +2,7 @@
 
 A token stands for its holder in the coordinators' JSON API (`/api`, `Authorization: Bearer rfp_…`), with the
 holder's role: a viewer's token reads only. It is shown once, when it is made; the store keeps its digest. Making
-and revoking one is logged with the member's opaque id (not activity-bound, so not in an activity's audit log).
+and revoking one is logged with the member's opaque id (in the office's audit log (`/admin/logg`), not an activity's).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.backoffice.context import ADMIN, BackOffice, now
+from api.backoffice.context import ADMIN, OFFICE, BackOffice, now
 from domain.control_characters import control_character
 from domain.staff import MAX_TOKEN_LABEL, TokenKind
 from domain.tables import StaffMember, StaffToken
@@ -81,6 +81,7 @@ def tokens_router(bo: BackOffice) -> APIRouter:
             return await tokens_page(request, member, 422, problem, label[:MAX_TOKEN_LABEL])
         label = label.strip()
         raw = await asyncio.to_thread(bo.store.issue_token, member.id, TokenKind.API, now(), None, label)
+        await bo.audit(OFFICE, member, "api_token_created", "Personlig API-nyckel skapad")
         log.info("api token created", staff_id=member.id)
         response = bo.page(
             request, "admin/token_created.html", member=member, title="Ny API-nyckel", token=raw, label=label
@@ -96,6 +97,7 @@ def tokens_router(bo: BackOffice) -> APIRouter:
         revoked = await asyncio.to_thread(bo.store.revoke_api_token, member.id, token_id, now())
         if not revoked:
             return await tokens_page(request, member, 404, NOT_REVOKED)
+        await bo.audit(OFFICE, member, "api_token_revoked", "Personlig API-nyckel återkallad", token_id=token_id)
         log.info("api token revoked", staff_id=member.id, token_id=token_id)
         return RedirectResponse(f"{ADMIN}/tokens?klart=aterkallad", status_code=303)
 

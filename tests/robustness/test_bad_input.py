@@ -19,6 +19,7 @@ from api.web import create_app
 from domain.plan import PlanError, parse_plan, parse_plan_text
 from domain.reference import default_reference
 from runflow.cli import app as cli_app
+from tests.support.backoffice import csrf_of
 from tests.web_client import fetch_token, post_form
 
 EXAMPLE = yaml.safe_load(Path("examples/lasa-skriva.yaml").read_text())
@@ -458,3 +459,215 @@ async def test_bad_api_calls_are_answered_and_change_nothing(lab, make_plan, cas
         assert answer.status_code == case.status, answer.text[:500]
         assert case.says in answer.text
         assert await snapshot(lab, plan.id) == before
+
+
+# -- the back-office: every form, signed in as a coordinator, against a real workflow -------------------------------
+# (case, the page whose form is posted, the form's action, fields changed from what the page holds, status, says)
+BACKOFFICE = [
+    ("plan form: empty title", "{round}", "/admin/activities/new", {"title": ""}, 422, "Aktivitetens namn"),
+    (
+        "plan form: 10,000-character title",
+        "{round}",
+        "/admin/activities/new",
+        {"title": "x" * 10_000},
+        422,
+        "Högst 200 tecken",
+    ),
+    ("plan form: escape in the title", "{round}", "/admin/activities/new", {"title": "Kurs\x1b[31m"}, 422, "tecken"),
+    ("plan form: minimum above places", "{round}", "/admin/activities/new", {"min_participants": "99"}, 422, "Minsta"),
+    ("plan form: malformed date", "{round}", "/admin/activities/new", {"registration_deadline": "31/12"}, 422, "ÅÅÅÅ"),
+    (
+        "plan form: date that does not exist",
+        "{round}",
+        "/admin/activities/new",
+        {"sessions-0-start": "2031-02-30T10:00"},
+        422,
+        "finns inte",
+    ),
+    ("plan form: unknown focus area", "{round}", "/admin/activities/new", {"focus_area": "flyga"}, 422, "Insatsområde"),
+    (
+        "plan form: link that is not http",
+        "{round}",
+        "/admin/activities/new",
+        {"sessions-0-link": "javascript:alert(1)"},
+        422,
+        "Länk",
+    ),
+    (
+        "plan form: duration in no known unit",
+        "{round}",
+        "/admin/activities/new",
+        {"grace_period": "en stund"},
+        422,
+        "Tid för beslut",
+    ),
+    ("plan form: the id of a started activity", "{round}", "/admin/activities/new", {"id": "{id}"}, 422, "Kortnamn"),
+    (
+        "plan form: no CSRF token",
+        "{round}",
+        "/admin/activities/new",
+        {"csrf_token": None},
+        403,
+        "Formuläret har gått ut",
+    ),
+    (
+        "extend: malformed deadline",
+        "/admin/activities/{id}/decide/extend",
+        "/admin/activities/{id}/decide/extend",
+        {"deadline": "imorgon"},
+        422,
+        "ÅÅÅÅ-MM-DD",
+    ),
+    (
+        "extend: deadline after the first session",
+        "/admin/activities/{id}/decide/extend",
+        "/admin/activities/{id}/decide/extend",
+        {"deadline": "2099-01-01T10:00"},
+        409,
+        "efter att första träffen",
+    ),
+    (
+        "decision: NUL in the reason",
+        "/admin/activities/{id}/decide/cancel",
+        "/admin/activities/{id}/decide/cancel",
+        {"reason": "för få\x00"},
+        422,
+        "otillåtet tecken",
+    ),
+    (
+        "decision: 5,000-character reason",
+        "/admin/activities/{id}/decide/cancel",
+        "/admin/activities/{id}/decide/cancel",
+        {"reason": "x" * 5000},
+        422,
+        "högst 1000 tecken",
+    ),
+    (
+        "decision: an action that does not exist",
+        "/admin/activities/{id}/decide/cancel",
+        "/admin/activities/{id}/decide/explode",
+        {},
+        404,
+        "Finns inte",
+    ),
+    (
+        "attendance: not a participant id",
+        "/admin/activities/{id}",
+        "/admin/activities/{id}/attendance/1",
+        {"present": "1 OR 1=1"},
+        422,
+        "närvarolista",
+    ),
+    (
+        "message: unknown segment",
+        "/admin/activities/{id}/message",
+        "/admin/activities/{id}/message",
+        {"segment": "alla", "subject": "Hej", "body": "Text"},
+        422,
+        "Välj",
+    ),
+    (
+        "message: subject on two lines",
+        "/admin/activities/{id}/message",
+        "/admin/activities/{id}/message/send",
+        {"segment": "confirmed", "subject": "a\nb", "body": "Text"},
+        422,
+        "otillåtet tecken",
+    ),
+    (
+        "message: empty body",
+        "/admin/activities/{id}/message",
+        "/admin/activities/{id}/message/send",
+        {"segment": "confirmed", "subject": "Hej", "body": " "},
+        422,
+        "Skriv ett meddelande.",
+    ),
+    (
+        "contact: bad e-mail",
+        "/admin/contacts",
+        "/admin/contacts",
+        {"organisation": "sundsvall", "name": "Pia", "email": "pia.at.skola"},
+        422,
+        "e-postadress",
+    ),
+    (
+        "contact: unknown organisation",
+        "/admin/contacts",
+        "/admin/contacts",
+        {"organisation": "narnia", "name": "Pia", "email": "pia@skola.test"},
+        422,
+        "organisation",
+    ),
+    (
+        "contact: NUL in the name",
+        "/admin/contacts",
+        "/admin/contacts",
+        {"organisation": "sundsvall", "name": "Pia\x00", "email": "pia@skola.test"},
+        422,
+        "tecken",
+    ),
+    ("token: empty label", "/admin/tokens", "/admin/tokens", {"label": ""}, 422, "Ge nyckeln ett namn"),
+    (
+        "sign-in link: not an address",
+        "/admin/tokens",
+        "/admin/signin",
+        {"email": "kerstin"},
+        422,
+        "giltig e-postadress",
+    ),
+]
+
+
+def _filled(text: str, ids: dict[str, str]) -> str:
+    for key, value in ids.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+async def backoffice_snapshot(lab, plan_id: str) -> tuple:
+    status = await lab.service.status(plan_id)
+    return (
+        status.phase,
+        status.deadline,
+        len(status.decisions),
+        sorted(a.id for a in lab.store.activities()),
+        len(lab.store.audit_log(plan_id)),
+        len(lab.store.audit_log("")),
+        len(lab.store.messages(plan_id)),
+        len(lab.store.attendance(plan_id)),
+        len(lab.store.contact_list()),
+        len(lab.store.outbox(plan_id)),
+    )
+
+
+@pytest.mark.parametrize("case", BACKOFFICE, ids=[c[0] for c in BACKOFFICE])
+async def test_bad_back_office_input_is_answered_and_changes_nothing(lab, make_plan, case):
+    from api.backoffice import BackOfficeConfig
+    from tests.support.backoffice import form_fields, sign_in_async
+
+    name, page_path, action, changes, status, says = case
+    plan = make_plan(await lab.now(), places=3, min_participants=1)
+    await lab.service.start(plan)
+    await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
+    await lab.service.register(plan.id, name="Anna A", email="first@skola.test", organisation="are", role="lärare")
+    ids = {"id": plan.id, "round": f"/admin/activities/{plan.id}/new-round?veckor=52"}
+    app = create_app(lab.store, lab.service, secret_key=lab.settings.secret_key, backoffice=BackOfficeConfig())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://office.test") as office:
+        await sign_in_async(office, lab.store, "kerstin@miun.se")
+        page_path = _filled(page_path, ids)
+        page = await office.get(page_path)
+        assert page.status_code == 200, page.text[:500]
+        form_action = _filled(action, ids)
+        data = form_fields(page.text, form_action.replace("/send", "")) if "new-round" in page_path else {}
+        data["csrf_token"] = csrf_of(page.text)
+        for key, value in changes.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = _filled(value, ids)
+        data.pop("action", None)
+        before = await backoffice_snapshot(lab, plan.id)
+        answer = await office.post(form_action, data={**data, "action": "save"} if "new-round" in page_path else data)
+        assert answer.status_code == status, answer.text[-1500:]
+        assert says in answer.text, answer.text[-1500:]
+        assert await backoffice_snapshot(lab, plan.id) == before
