@@ -86,7 +86,9 @@ def office(store):
             "open-one": status(
                 "open-one", Phase.OPEN, 3, next_due=NextDue(at=NOW + timedelta(days=1), what="registration deadline")
             ),
-            "deciding-one": status("deciding-one", Phase.DECIDING, 5, grace_until=NOW + timedelta(hours=5, minutes=3)),
+            "deciding-one": status(
+                "deciding-one", Phase.DECIDING, 5, grace_until=datetime.now(UTC) + timedelta(hours=5, minutes=3)
+            ),
             "done-one": status("done-one", Phase.COMPLETED, 12),
         },
         {"open-one": "utveckla", "deciding-one": "samverka", "done-one": "utveckla"},
