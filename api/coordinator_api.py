@@ -45,7 +45,7 @@ from domain.plan import ActivityPlan, PlanError, Problem, parse_plan, parse_plan
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, load_json, measure_json, shown, too_large
 from domain.reference import ReferenceData, default_reference
 from domain.refusals import RefusalCode
-from domain.staff import API_TOKEN_PREFIX, may_change
+from domain.staff import API_TOKEN_PREFIX, may_change, sees_people, without_people
 from domain.tables import Report, StaffMember
 
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
@@ -341,11 +341,16 @@ def coordinator_router(service: Service, directory: Directory, api_token: str | 
     async def participants(
         activity_id: str,
         status: Annotated[str | None, Query(pattern="^(confirmed|waitlisted|withdrawn|cancelled)$")] = None,
+        member: StaffMember | None = Depends(require_token),
     ) -> list[ParticipantOut]:
         """Who registered, in registration order: status, waiting-list position, organisation, role, school, team,
-        when; names and e-mail addresses for the coordinators (this API's token)."""
+        when; names, e-mail addresses, schools and team members for coordinators (the deployment's token or a
+        coordinator's personal token), not for viewers."""
         await known(activity_id)
-        return [ParticipantOut(**row) for row in await directory.participants(activity_id, status)]
+        rows = await directory.participants(activity_id, status)
+        if member is not None and not sees_people(member.role):  # a viewer's personal token: no names or addresses
+            rows = [without_people(row) for row in rows]
+        return [ParticipantOut(**row) for row in rows]
 
     @router.get(
         "/activities/{activity_id}/undeliverable", response_model=list[UndeliverableOut], responses=_errors(404)

@@ -55,3 +55,17 @@ def parse_role(text: str) -> Role:
         return Role(text.strip().lower()[:20])
     except ValueError:
         raise ValueError(f"unknown role {text[:20]!r}: choose {' or '.join(r.value for r in Role)}") from None
+
+
+PERSONAL_FIELDS = ("name", "email", "school", "team_members")  # of a participant list row
+
+
+def sees_people(role: str) -> bool:
+    """Whether this role sees who registered by name (names, addresses, schools, team members): coordinators do;
+    viewers (the management group) see the same list without them, as counts per organisation and role."""
+    return role == Role.COORDINATOR
+
+
+def without_people(row: dict[str, object]) -> dict[str, object]:
+    """A participant list row with the person left out (for viewers)."""
+    return {k: ([] if k == "team_members" else None) if k in PERSONAL_FIELDS else v for k, v in row.items()}

@@ -23,7 +23,7 @@ from domain.lifecycle import ActivityStatus, OverrideAction
 from domain.phases import Phase
 from domain.plan import ActivityPlan
 from domain.rules import OVERRIDE_PHASES
-from domain.staff import STAFF_ID_PREFIX
+from domain.staff import STAFF_ID_PREFIX, sees_people, without_people
 from domain.survey_results import decimal, percent, survey_results
 from domain.tables import Report, StaffMember
 from domain.texts import when
@@ -128,7 +128,13 @@ def activity_router(bo: BackOffice) -> APIRouter:
         plan, status = view.plan, view.status
         sort = request.query_params.get("sort", "registered")
         sort = sort if sort in SORTS else "registered"
-        rows = [{**r, "registered": when(r["registered_at"])} for r in sorted(view.participants, key=SORTS[sort])]
+        people = sees_people(member.role)  # viewers see the list without names, addresses, schools and teams
+        if not people and sort == "name":
+            sort = "registered"
+        rows = [
+            {**(r if people else without_people(r)), "registered": when(r["registered_at"])}
+            for r in sorted(view.participants, key=SORTS[sort])
+        ]
         staff = await staff_names()
         audit = await asyncio.to_thread(bo.store.audit_log, activity_id)
         counts = {
@@ -179,13 +185,15 @@ def activity_router(bo: BackOffice) -> APIRouter:
             counts=counts,
             total=len(view.participants),
             sort=sort,
-            sort_labels=SORT_LABELS,
+            sort_labels=SORT_LABELS if people else {k: v for k, v in SORT_LABELS.items() if k != "name"},
             status_labels=STATUS_LABELS,
             surveys=await survey_sections(bo, activity_id, view),
             decimal=decimal,
             report=report,
             report_summary=json.loads(report.summary_json) if report else None,
-            undeliverable=[] if view.anonymised else undeliverable,
+            undeliverable=[] if view.anonymised or not people else undeliverable,
+            undeliverable_count=len(undeliverable),
+            people=people,
             audit=[
                 {"at": when(e.at), "kind": audit_kind(e.kind), "who": who(e.by, staff), "reason": e.reason}
                 for e in reversed(audit)
@@ -194,9 +202,13 @@ def activity_router(bo: BackOffice) -> APIRouter:
             deadline_text=when(status.deadline) if status else when(plan.registration.deadline),
         )
 
+    async def participant_rows(activity_id: str, member: StaffMember) -> list[dict[str, Any]]:
+        rows = await bo.directory.participants(activity_id[:64])
+        return rows if sees_people(member.role) else [without_people(r) for r in rows]
+
     @router.get("/activities/{activity_id}/participants.csv")
     async def participants_csv(activity_id: str, member: StaffMember = Depends(bo.staff)) -> Response:
-        rows = await bo.directory.participants(activity_id[:64])
+        rows = await participant_rows(activity_id, member)
         return Response(
             as_csv(rows),
             media_type="text/csv; charset=utf-8",
@@ -206,7 +218,7 @@ def activity_router(bo: BackOffice) -> APIRouter:
     @router.get("/activities/{activity_id}/participants.xlsx")
     async def participants_xlsx(activity_id: str, member: StaffMember = Depends(bo.staff)) -> Response:
         plan = await bo.directory.plan(activity_id[:64])
-        rows = await bo.directory.participants(activity_id[:64])
+        rows = await participant_rows(activity_id, member)
         return Response(
             await asyncio.to_thread(as_xlsx, rows, plan.title if plan else activity_id),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

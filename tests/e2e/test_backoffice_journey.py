@@ -197,10 +197,11 @@ def test_a_coordinator_runs_an_activity_from_the_back_office(stack, browser, tmp
     assert refused.status == 403
     assert stack.cli("activity", "show", aid)["phase"] in ("confirmed", "running")
 
-    # A viewer reads everything and may change nothing.
+    # A viewer reads everything but the people's names and addresses, and may change nothing.
     viewer_context, viewer = signed_in_context(browser, stack, VIEWER, "viewer")
     viewer.goto(f"{web}/admin/activities/{aid}")
-    expect(viewer.get_by_role("cell", name="Maja Resa")).to_be_visible()
+    expect(viewer.get_by_text("visas bara för samordnare")).to_be_visible()  # the list, without the people
+    expect(viewer.get_by_role("cell", name="Maja Resa")).to_have_count(0)
     audit(viewer, "activity page for a viewer")
     token = viewer.locator("input[name=csrf_token]").first.get_attribute("value")
     for path, form in [

@@ -172,6 +172,33 @@ async def test_a_viewer_s_token_may_only_read(store):
     assert service.decisions == []
 
 
+async def test_names_and_addresses_only_to_coordinators(store):
+    plan = plan_at(datetime.now(UTC))
+    store.save_plan(plan, make_current=True)
+    person = store.upsert_participant(
+        plan.id, name="Anna Berg", email="anna@skola.test", organisation_id="are", role="lärare", school="Skolan"
+    )
+    store.record_registration(
+        registration_id=f"{plan.id}-r1",
+        activity_id=plan.id,
+        participant_id=person,
+        status="confirmed",
+        team_size=1,
+        seq=1,
+    )
+    _, viewer = personal_token(store, "ledning@miun.se", Role.VIEWER)
+    _, coordinator = personal_token(store, "anna@miun.se", Role.COORDINATOR)
+    async with api(store, FakeService()) as client:
+        seen = {
+            who: (await client.get(f"/api/activities/{plan.id}/participants", headers=bearer(token))).json()
+            for who, token in (("viewer", viewer), ("coordinator", coordinator), ("deployment", DEPLOYMENT_TOKEN))
+        }
+    assert seen["coordinator"][0]["email"] == "anna@skola.test" == seen["deployment"][0]["email"]
+    [row] = seen["viewer"]
+    assert (row["name"], row["email"], row["school"], row["team_members"]) == (None, None, None, [])
+    assert row["organisation_id"] == "are" and row["status"] == seen["coordinator"][0]["status"]
+
+
 async def test_revoked_unknown_and_deactivated_tokens_get_401(store):
     staff_id, revoked = personal_token(store, "anna@miun.se", Role.COORDINATOR)
     (row,) = store.api_tokens(staff_id)
