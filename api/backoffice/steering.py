@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.backoffice.context import BackOffice
+from api.backoffice.plan_check import check_plan
 from api.service import Refused, Unconfirmed
 from domain.control_characters import control_character
 from domain.lifecycle import OverrideAction
 from domain.local_time import BadLocalTime, local_input_value, parse_local_time
-from domain.plan import ActivityPlan, PlanError, parse_plan
+from domain.plan import ActivityPlan
 from domain.reference import default_reference
 from domain.tables import StaffMember
 from domain.texts import refusal_text, when
@@ -198,12 +199,10 @@ def postponed_plan(plan: ActivityPlan, form: dict[str, str], errors: dict[str, s
                 errors[f"{edge}_{n}"] = str(exc)
     if errors:
         return None
-    try:
-        return parse_plan(data, default_reference())
-    except PlanError as exc:
-        for problem in exc.problems:
-            errors[problem_field(problem.field)] = problem.message
-        return None
+    new_plan, issues = check_plan(data, default_reference())  # the plan form's checks, in Swedish
+    for issue in issues:
+        errors.setdefault(problem_field(issue.path), str(issue))
+    return new_plan
 
 
 def problem_field(field: str) -> str:

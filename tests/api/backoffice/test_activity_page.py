@@ -196,3 +196,28 @@ async def test_a_change_without_the_csrf_token_is_refused(lab, make_plan, office
 async def test_an_unknown_activity_is_404(lab, office):
     await sign_in_async(office, lab.store)
     assert (await office.get("/admin/activities/no-such")).status_code == 404
+
+
+async def test_postponing_takes_new_dates_and_says_what_is_wrong_in_swedish(lab, make_plan, office):
+    plan = await started(lab, make_plan, 1)
+    await sign_in_async(office, lab.store)
+    path = f"/admin/activities/{plan.id}/decide/postpone"
+    s1, s2 = plan.sessions
+    fields = {
+        "deadline": local_input_value(plan.registration.deadline + timedelta(days=7)),
+        "start_1": local_input_value(s1.start + timedelta(days=7)),
+        "end_1": local_input_value(s1.start + timedelta(days=7) - timedelta(hours=1)),  # ends before it starts
+        "start_2": local_input_value(s2.start + timedelta(days=7)),
+        "end_2": local_input_value(s2.end + timedelta(days=7)),
+    }
+    refused = await post_async(office, path, path, fields)
+    assert refused.status_code == 422 and 'id="end_1-error"' in refused.text
+    assert "Träff 1" in refused.text and "must" not in refused.text  # Swedish, not the model's English
+    assert (await lab.service.status(plan.id)).plan_version == 1
+    fields["end_1"] = local_input_value(s1.end + timedelta(days=7))
+    done = await post_async(office, path, path, fields)
+    assert done.status_code == 303, done.text[-1500:]
+    status = await lab.service.status(plan.id)
+    assert status.plan_version == 2 and status.sessions[0].start == (s1.start + timedelta(days=7)).replace(
+        second=0, microsecond=0
+    )
