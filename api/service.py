@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -122,11 +123,27 @@ class Service:
         update: UpdateMethodMultiParam[[ActivityLifecycleWorkflow, ArgT], ResultT],
         arg: ArgT,
     ) -> ResultT:
-        """Run an Update through the per-activity gate; refusals become `Refused`, no answer `Unconfirmed`."""
+        """Run an Update through the per-activity gate; refusals become `Refused`, no answer `Unconfirmed`.
+
+        The server admits at most `history.maxInFlightUpdates` Updates per workflow at once (10 by default) and
+        answers RESOURCE_EXHAUSTED to the next. The client's own RPC retries take that first; should they give up,
+        the Update (never admitted, so never carried out) is sent again after a short, jittered pause, within the
+        same time budget. So several web processes share the server's limit: each gate bounds one process, and
+        together they may ask for more than the server takes (tests/integration/test_update_limit.py)."""
         async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
             try:
                 async with asyncio.timeout(self.update_timeout):
-                    return await handle.execute_update(update, arg, rpc_timeout=timedelta(seconds=self.update_timeout))
+                    pause = 0.01
+                    while True:
+                        try:
+                            return await handle.execute_update(
+                                update, arg, rpc_timeout=timedelta(seconds=self.update_timeout)
+                            )
+                        except RPCError as exc:
+                            if exc.status is not RPCStatusCode.RESOURCE_EXHAUSTED:
+                                raise
+                        await asyncio.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
+                        pause = min(pause * 2, 0.5)
             except WorkflowUpdateFailedError as exc:
                 raise Refused.from_update(exc) from None
             except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError) as exc:
