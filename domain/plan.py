@@ -197,8 +197,13 @@ class ActivityPlan(_Strict):
 
 
 class Problem(BaseModel):
+    """A plan problem: the field, what is wrong (English, for logs and the CLI), and for the cross-field rules a
+    `code` with the numbers in `details`, by which the back-office looks up its Swedish sentence."""
+
     field: str
     message: str
+    code: str = ""
+    details: dict[str, Any] = {}
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -218,23 +223,39 @@ def plan_problems(plan: Any, reference: ReferenceData | None = None) -> list[Pro
     """
     problems: list[Problem] = []
 
-    def add(field: str, message: str) -> None:
-        problems.append(Problem(field=field, message=message))
+    def add(field: str, message: str, code: str = "", **details: Any) -> None:
+        problems.append(Problem(field=field, message=message, code=code, details=details))
 
     def has(*names: str) -> bool:
         return all(getattr(plan, name, None) is not None for name in names)
 
     if has("min_participants", "places") and plan.min_participants > plan.places:
-        add("min_participants", f"{plan.min_participants} is above the {plan.places} places")
+        add(
+            "min_participants",
+            f"{plan.min_participants} is above the {plan.places} places",
+            "min_above_places",
+            min=plan.min_participants,
+            places=plan.places,
+        )
     if has("teams", "places") and plan.teams.allowed:
         if plan.teams.min_size > plan.teams.max_size:
-            add("teams.min_size", f"{plan.teams.min_size} is above teams.max_size {plan.teams.max_size}")
+            add(
+                "teams.min_size",
+                f"{plan.teams.min_size} is above teams.max_size {plan.teams.max_size}",
+                "team_min_above_max",
+                max=plan.teams.max_size,
+            )
         if plan.teams.max_size > plan.places:
-            add("teams.max_size", f"{plan.teams.max_size} is above the {plan.places} places")
+            add(
+                "teams.max_size",
+                f"{plan.teams.max_size} is above the {plan.places} places",
+                "team_above_places",
+                places=plan.places,
+            )
     if has("registration"):
         _registration_problems(plan.registration, add)
     if has("registration", "sessions") and plan.registration.deadline > plan.sessions[0].start:
-        add("registration.deadline", "is after the first session starts")
+        add("registration.deadline", "is after the first session starts", "deadline_after_first_session")
     if has("sessions"):
         _session_problems(plan.sessions, add)
     if has("surveys"):
@@ -244,41 +265,55 @@ def plan_problems(plan: Any, reference: ReferenceData | None = None) -> list[Pro
     return problems
 
 
-AddProblem = Callable[[str, str], None]
+AddProblem = Callable[..., None]  # add(field, message, code, **details)
 
 
 def _registration_problems(reg: Registration, add: AddProblem) -> None:
     if reg.opens >= reg.deadline:
-        add("registration.deadline", "must be after registration.opens")
+        add("registration.deadline", "must be after registration.opens", "deadline_before_opens")
     for i, offset in enumerate(reg.reminders_before_deadline):
         if offset <= timedelta(0):
-            add(f"registration.reminders_before_deadline[{i}]", "must be longer than zero")
+            add(f"registration.reminders_before_deadline[{i}]", "must be longer than zero", "reminder_not_positive")
         elif reg.deadline - offset < reg.opens:
-            add(f"registration.reminders_before_deadline[{i}]", "falls before registration opens")
+            add(
+                f"registration.reminders_before_deadline[{i}]",
+                "falls before registration opens",
+                "reminder_before_opens",
+            )
 
 
 def _session_problems(sessions: list[SessionPlan], add: AddProblem) -> None:
     for i, session in enumerate(sessions):
         field = f"sessions[{i}]"
         if session.end <= session.start:
-            add(f"{field}.end", "must be after its start")
+            add(f"{field}.end", "must be after its start", "session_ends_before_start")
         if session.location is Location.DIGITAL and not session.link:
-            add(f"{field}.link", "a digital session needs a link")
+            add(f"{field}.link", "a digital session needs a link", "digital_without_link")
         if i > 0:
             previous = sessions[i - 1]
             if session.start < previous.start:
-                add(f"{field}.start", f"sessions are out of order: starts before sessions[{i - 1}]")
+                add(
+                    f"{field}.start",
+                    f"sessions are out of order: starts before sessions[{i - 1}]",
+                    "sessions_out_of_order",
+                    before=i,
+                )
             elif session.start < previous.end:
-                add(f"{field}.start", f"overlaps sessions[{i - 1}], which ends {previous.end.isoformat()}")
+                add(
+                    f"{field}.start",
+                    f"overlaps sessions[{i - 1}], which ends {previous.end.isoformat()}",
+                    "session_overlaps",
+                    before=i,
+                )
 
 
 def _survey_problems(surveys: Surveys, add: AddProblem) -> None:
     if surveys.window <= timedelta(0):
-        add("surveys.window", "must be longer than zero")
+        add("surveys.window", "must be longer than zero", "survey_window_not_positive")
     elif surveys.reminder_after >= surveys.window:
-        add("surveys.reminder_after", "must be shorter than surveys.window")
+        add("surveys.reminder_after", "must be shorter than surveys.window", "survey_reminder_too_late")
     if surveys.follow_up_after <= surveys.final_evaluation_after:
-        add("surveys.follow_up_after", "must be after surveys.final_evaluation_after")
+        add("surveys.follow_up_after", "must be after surveys.final_evaluation_after", "follow_up_before_final")
 
 
 def _reference_problems(plan: Any, reference: ReferenceData, add: AddProblem) -> None:
@@ -286,12 +321,17 @@ def _reference_problems(plan: Any, reference: ReferenceData, add: AddProblem) ->
         known = reference.organisation_ids
         for i, org in enumerate(plan.invitation.organisations):
             if org != "all" and org not in known:
-                add(f"invitation.organisations[{i}]", f"unknown organisation {shown(org)}")
+                add(f"invitation.organisations[{i}]", f"unknown organisation {shown(org)}", "unknown_organisation")
     if getattr(plan, "target_groups", None) is not None:
         groups = set(reference.target_groups)
         for i, group in enumerate(plan.target_groups):
             if group not in groups:
-                add(f"target_groups[{i}]", f"unknown target group {shown(group)} (known: {', '.join(sorted(groups))})")
+                add(
+                    f"target_groups[{i}]",
+                    f"unknown target group {shown(group)} (known: {', '.join(sorted(groups))})",
+                    "unknown_target_group",
+                    known=", ".join(sorted(groups)),
+                )
 
 
 def _location(loc: tuple[Any, ...]) -> str:

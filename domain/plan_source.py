@@ -24,7 +24,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class SourceError(ValueError):
-    """The text is refused (too large, too deep, too many values, or not valid YAML/JSON): one line, why."""
+    """The text is refused (too large, too deep, too many values, or not valid YAML/JSON): one line, why, and a
+    `code` (too_large, too_deep, too_many_values, alias_cycle, invalid_yaml, invalid_json) with its `details`."""
+
+    def __init__(self, message: str, code: str = "invalid", **details: Any) -> None:
+        super().__init__(message)
+        self.code, self.details = code, details
 
 
 def shown(value: Any, limit: int = MAX_SHOWN) -> str:
@@ -50,16 +55,17 @@ def check_size(text: str | bytes, limit: int = MAX_PLAN_BYTES) -> None:
 
 
 def too_large(limit: int = MAX_PLAN_BYTES) -> SourceError:
-    return SourceError(f"is larger than {limit // 1024} KiB" if limit % 1024 == 0 else f"is larger than {limit} bytes")
+    text = f"is larger than {limit // 1024} KiB" if limit % 1024 == 0 else f"is larger than {limit} bytes"
+    return SourceError(text, "too_large", limit=limit)
 
 
 def _too_deep(max_depth: int) -> SourceError:
-    return SourceError(f"is nested deeper than {max_depth} levels")
+    return SourceError(f"is nested deeper than {max_depth} levels", "too_deep", limit=max_depth)
 
 
 def _too_many(max_nodes: int, after_aliases: bool = False) -> SourceError:
     expanded = " (after expanding YAML aliases)" if after_aliases else ""
-    return SourceError(f"has more than {max_nodes} values{expanded}")
+    return SourceError(f"has more than {max_nodes} values{expanded}", "too_many_values", limit=max_nodes)
 
 
 # -- YAML ----------------------------------------------------------------------
@@ -94,7 +100,7 @@ def check_yaml(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
                     anchors[event.anchor] = (1, 0)
             elif isinstance(event, yaml.AliasEvent):
                 if any(frame[0] == event.anchor for frame in frames):
-                    raise SourceError("has a YAML alias inside the node it refers to (a cycle)")
+                    raise SourceError("has a YAML alias inside the node it refers to (a cycle)", "alias_cycle")
                 size, height = anchors.get(event.anchor or "", (1, 0))  # an unknown anchor: the parse names it
                 nodes += size
                 if depth + height > max_depth:
@@ -119,9 +125,10 @@ def load_yaml(
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         what = getattr(exc, "problem", None) or "cannot be parsed"
-        raise SourceError(f"not valid YAML{where}: {clip(what, 160)}") from None
+        place = {"line": mark.line + 1, "column": mark.column + 1} if mark is not None else {}
+        raise SourceError(f"not valid YAML{where}: {clip(what, 160)}", "invalid_yaml", **place) from None
     except (ValueError, OverflowError) as exc:  # a value YAML's own types refuse: 2027-13-01, a 5000-digit int
-        raise SourceError(f"not valid YAML: {clip(str(exc), 160)}") from None
+        raise SourceError(f"not valid YAML: {clip(str(exc), 160)}", "invalid_yaml") from None
 
 
 # -- JSON ----------------------------------------------------------------------
@@ -178,9 +185,9 @@ def load_json(
         try:
             body = body.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise SourceError("not valid JSON: not UTF-8 text") from None
+            raise SourceError("not valid JSON: not UTF-8 text", "invalid_json") from None
     check_json(body, max_depth=max_depth, max_nodes=max_nodes)
     try:
         return json.loads(body)
     except ValueError as exc:  # JSONDecodeError, a 5000-digit number
-        raise SourceError(f"not valid JSON: {clip(str(exc), 160)}") from None
+        raise SourceError(f"not valid JSON: {clip(str(exc), 160)}", "invalid_json") from None

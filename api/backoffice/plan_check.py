@@ -182,87 +182,36 @@ BY_TYPE: dict[str, str] = {
     "value_error": "Värdet godtas inte. Kontrollera det.",
 }
 
-# -- the plan's cross-field rules: (field, English message pattern) -> Swedish ---------------------
-RULES: list[tuple[str, re.Pattern[str], str]] = [
-    (
-        "min_participants",
-        re.compile(r"^(?P<min>\d+) is above the (?P<places>\d+) places$"),
-        "Minsta antal deltagare ({min}) är fler än antalet platser ({places}).",
-    ),
-    (
-        "teams.min_size",
-        re.compile(r"^\d+ is above teams\.max_size (?P<max>\d+)$"),
-        "Minsta lagstorlek är större än största lagstorlek ({max}).",
-    ),
-    (
-        "teams.max_size",
-        re.compile(r"^\d+ is above the (?P<places>\d+) places$"),
-        "Ett lag kan inte vara större än antalet platser ({places}).",
-    ),
-    (
-        "registration.deadline",
-        re.compile(r"^must be after registration\.opens$"),
-        "Sista anmälningsdag måste vara efter att anmälan öppnar.",
-    ),
-    (
-        "registration.deadline",
-        re.compile(r"^is after the first session starts$"),
-        "Sista anmälningsdag måste vara innan första träffen börjar.",
-    ),
-    (
-        "registration.reminders_before_deadline[]",
-        re.compile(r"^must be longer than zero$"),
-        "En påminnelse måste gå ut före sista anmälningsdag: skriv en tid längre än 0.",
-    ),
-    (
-        "registration.reminders_before_deadline[]",
-        re.compile(r"^falls before registration opens$"),
-        "Påminnelsen skulle gå ut innan anmälan har öppnat. Välj en kortare tid.",
-    ),
-    ("sessions[].end", re.compile(r"^must be after its start$"), "Träffen måste sluta efter att den börjar."),
-    ("sessions[].link", re.compile(r"^a digital session needs a link$"), "En digital träff behöver en länk."),
-    (
-        "sessions[].start",
-        re.compile(r"^sessions are out of order: starts before sessions\[(?P<before>\d+)\]$"),
-        "Träffarna ska stå i tidsordning: den här börjar före träff {before}.",
-    ),
-    (
-        "sessions[].start",
-        re.compile(r"^overlaps sessions\[(?P<before>\d+)\]"),
-        "Träffen börjar innan träff {before} har slutat.",
-    ),
-    ("surveys.window", re.compile(r"^must be longer than zero$"), "Enkäten måste vara öppen längre tid än 0."),
-    (
-        "surveys.reminder_after",
-        re.compile(r"^must be shorter than surveys\.window$"),
-        "Påminnelsen måste gå ut innan enkäten stänger (kortare tid än enkäten är öppen).",
-    ),
-    (
-        "surveys.follow_up_after",
-        re.compile(r"^must be after surveys\.final_evaluation_after$"),
-        "Uppföljningen måste komma senare än slututvärderingen.",
-    ),
-    (
-        "invitation.organisations[]",
-        re.compile(r"^unknown organisation"),
-        "Organisationen finns inte bland RUN:s organisationer.",
-    ),
-    ("target_groups[]", re.compile(r"^unknown target group"), "Målgruppen finns inte. Välj bland: {known}."),
-]
+# -- the plan's cross-field rules, by the problem's code (`domain.plan.plan_problems`) -> Swedish ----------------
+RULES: dict[str, str] = {
+    "min_above_places": "Minsta antal deltagare ({min}) är fler än antalet platser ({places}).",
+    "team_min_above_max": "Minsta lagstorlek är större än största lagstorlek ({max}).",
+    "team_above_places": "Ett lag kan inte vara större än antalet platser ({places}).",
+    "deadline_before_opens": "Sista anmälningsdag måste vara efter att anmälan öppnar.",
+    "deadline_after_first_session": "Sista anmälningsdag måste vara innan första träffen börjar.",
+    "reminder_not_positive": "En påminnelse måste gå ut före sista anmälningsdag: skriv en tid längre än 0.",
+    "reminder_before_opens": "Påminnelsen skulle gå ut innan anmälan har öppnat. Välj en kortare tid.",
+    "session_ends_before_start": "Träffen måste sluta efter att den börjar.",
+    "digital_without_link": "En digital träff behöver en länk.",
+    "sessions_out_of_order": "Träffarna ska stå i tidsordning: den här börjar före träff {before}.",
+    "session_overlaps": "Träffen börjar innan träff {before} har slutat.",
+    "survey_window_not_positive": "Enkäten måste vara öppen längre tid än 0.",
+    "survey_reminder_too_late": "Påminnelsen måste gå ut innan enkäten stänger (kortare tid än enkäten är öppen).",
+    "follow_up_before_final": "Uppföljningen måste komma senare än slututvärderingen.",
+    "unknown_organisation": "Organisationen finns inte bland RUN:s organisationer.",
+    "unknown_target_group": "Målgruppen finns inte. Välj bland: {known}.",
+}
 RULE_FALLBACK = "Kontrollera värdet."
 
-# -- refusals of the plan text (domain.plan_source) ------------------------
-SOURCE: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^is larger than"), f"Filen är för stor: högst {MAX_PLAN_BYTES // 1024} KiB."),
-    (re.compile(r"^is nested deeper than"), f"Filen har för många nivåer i varandra: högst {MAX_DEPTH}."),
-    (re.compile(r"^has more than"), f"Filen har för många värden: högst {MAX_NODES}, YAML-alias medräknade."),
-    (re.compile(r"^has a YAML alias inside"), "Filen har ett YAML-alias som hänvisar till sig självt."),
-    (
-        re.compile(r"^not valid YAML at line (?P<line>\d+), column (?P<column>\d+)"),
-        "Filen är inte giltig YAML: fel på rad {line}, kolumn {column}.",
-    ),
-    (re.compile(r"^not valid YAML"), "Filen är inte giltig YAML."),
-]
+# -- refusals of the plan text, by `domain.plan_source.SourceError.code` ----------------------------
+SOURCE: dict[str, str] = {
+    "too_large": f"Filen är för stor: högst {MAX_PLAN_BYTES // 1024} KiB.",
+    "too_deep": f"Filen har för många nivåer i varandra: högst {MAX_DEPTH}.",
+    "too_many_values": f"Filen har för många värden: högst {MAX_NODES}, YAML-alias medräknade.",
+    "alias_cycle": "Filen har ett YAML-alias som hänvisar till sig självt.",
+    "invalid_yaml": "Filen är inte giltig YAML.",
+    "invalid_yaml_at": "Filen är inte giltig YAML: fel på rad {line}, kolumn {column}.",
+}
 SOURCE_FALLBACK = "Filen kunde inte läsas som en aktivitetsplan."
 UNKNOWN_FOCUS_AREA = "Välj ett insatsområde i listan."
 
@@ -313,29 +262,19 @@ def pydantic_text(path: str, kind: str, ctx: dict[str, Any] | None) -> str:
     return _format(template or BY_TYPE.get(kind, RULE_FALLBACK), ctx)
 
 
-def rule_text(path: str, message: str, reference: ReferenceData | None) -> str:
-    """The Swedish sentence for a cross-field rule's problem (English `message`) at `path`."""
-    pattern = pattern_of(path)
-    for field, english, swedish in RULES:
-        if field == pattern and (found := english.search(message)):
-            values: dict[str, Any] = {**found.groupdict()}
-            if "before" in values:
-                values["before"] = int(values["before"]) + 1
-            values["known"] = ", ".join(sorted(reference.target_groups)) if reference else ""
-            return _format(swedish, values)
-    return RULE_FALLBACK
+def rule_text(code: str, details: dict[str, Any]) -> str:
+    """The Swedish sentence for a cross-field rule's problem, by its code."""
+    return _format(RULES[code], details) if code in RULES else RULE_FALLBACK
 
 
-def source_text(message: str) -> str:
-    """The Swedish sentence for a refused plan text (`SourceError`)."""
-    for english, swedish in SOURCE:
-        if found := english.search(message):
-            return _format(swedish, found.groupdict())
-    return SOURCE_FALLBACK
+def source_text(exc: SourceError) -> str:
+    """The Swedish sentence for a refused plan text (`SourceError`), by its code."""
+    code = "invalid_yaml_at" if exc.code == "invalid_yaml" and "line" in exc.details else exc.code
+    return _format(SOURCE[code], exc.details) if code in SOURCE else SOURCE_FALLBACK
 
 
 def source_issue(exc: SourceError) -> Issue:
-    return Issue("plan", "Filen", source_text(str(exc)))
+    return Issue("plan", "Filen", source_text(exc))
 
 
 def focus_areas(reference: ReferenceData) -> set[str]:
@@ -362,9 +301,7 @@ def check_plan(data: Any, reference: ReferenceData) -> tuple[ActivityPlan | None
         for problem in refused.problems:
             if problem.field in named:
                 continue
-            issues.append(
-                Issue(problem.field, label(problem.field), rule_text(problem.field, problem.message, reference))
-            )
+            issues.append(Issue(problem.field, label(problem.field), rule_text(problem.code, problem.details)))
     area = plan.focus_area if plan is not None else (data.get("focus_area") if isinstance(data, dict) else None)
     known = focus_areas(reference)
     if isinstance(area, str) and area not in known and not any(i.path == "focus_area" for i in issues):

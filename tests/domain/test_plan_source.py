@@ -166,3 +166,18 @@ def test_a_huge_number_is_described_not_printed():
 
     assert shown(10**5000) == "a number of about 5000 digits"
     assert shown(12345) == "12345"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("a: [" * 30 + "]" * 30, "too_deep"),
+        ("x: " + "y" * (300 * 1024), "too_large"),
+        ("a: &a [*a]", "alias_cycle"),
+        ("a: [\n", "invalid_yaml"),
+    ],
+)
+def test_refusals_carry_a_code(text, code):
+    with pytest.raises(SourceError) as refused:
+        load_yaml(text)
+    assert refused.value.code == code
