@@ -113,16 +113,20 @@ _WORDS = {
     "d": ("dag", "dagar"),
     "w": ("vecka", "veckor"),
 }
-_SWEDISH_DURATION = re.compile(r"^(\d{1,7})\s*([a-zA-ZåäöÅÄÖ]{1,8})\.?$")
 _SHORT_DURATION = re.compile(r"^(\d+)([smhdw])$")
 
 
 def duration_value(text: str) -> str:
-    """'14 dagar' -> '14d' (the plan's short form); anything else as typed, for the plan model to judge."""
-    found = _SWEDISH_DURATION.match(text.strip())
-    if found and found.group(2).lower() in _UNITS:
-        return f"{int(found.group(1))}{_UNITS[found.group(2).lower()]}"
-    return text.strip()
+    """'14 dagar' -> '14d' (the plan's short form); anything else as typed, for the plan model to judge.
+
+    Read piece by piece (the field's length was checked first): up to 7 ASCII digits, spaces, a unit word and an
+    optional full stop."""
+    typed = text.strip()
+    digits = len(typed) - len(typed.lstrip("0123456789"))
+    number, unit = typed[:digits], typed[digits:].strip().removesuffix(".").lower()
+    if 1 <= len(number) <= 7 and unit in _UNITS:
+        return f"{int(number)}{_UNITS[unit]}"
+    return typed
 
 
 def duration_text(value: timedelta) -> str:
