@@ -142,7 +142,8 @@ def duration_text(value: timedelta) -> str:
 
 def reminder_texts(text: str) -> list[str]:
     """'14 dagar, 5 dagar' (commas, semicolons or 'och' between) -> ['14 dagar', '5 dagar']."""
-    return [part.strip() for part in re.split(r"[,;]|\boch\b", text) if part.strip()]
+    parts = text.replace(";", ",").split(",")
+    return [word.strip() for part in parts for word in f" {part} ".split(" och ") if word.strip()]
 
 
 # -- times --------------------------------------------------------------
