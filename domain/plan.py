@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from types import SimpleNamespace
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from domain.action_plan import LINE_ID, ActionPlan
 from domain.control_characters import CONTROL
 from domain.durations import Duration
 from domain.email_address import parse_organiser_email
@@ -154,6 +156,16 @@ class ActivityPlan(_Strict):
     surveys: Surveys = Surveys()
     retention: Duration = timedelta(days=365)
     invitation: Invitation = Invitation()
+    # The line of the year's action plan the activity belongs to (`domain.action_plan`), None when it is outside the
+    # plan. Not part of `lifecycle()`: the workflow never sees it.
+    action_plan_line: str | None = None
+
+    @field_validator("action_plan_line")
+    @classmethod
+    def _line_is_slug(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 64 or not LINE_ID.match(value)):
+            raise ValueError("must be an action plan line id: 2-64 lowercase letters, digits or dashes")
+        return value
 
     @field_validator("id")
     @classmethod
@@ -408,3 +420,24 @@ def shift_plan(plan: ActivityPlan, delta: timedelta) -> ActivityPlan:
 
 def first_start(plan: ActivityPlan) -> datetime:
     return plan.sessions[0].start
+
+
+def plan_year(plan: ActivityPlan) -> int:
+    """The year the activity belongs to: that of its first session, in Swedish time (whose action plan it is in)."""
+    return plan.sessions[0].start.astimezone(ZoneInfo("Europe/Stockholm")).year
+
+
+def action_plan_line_problems(plan: ActivityPlan, action_plan: ActionPlan | None) -> list[Problem]:
+    """The plan's `action_plan_line` checked against the action plan of its year (`plan_year`): a line that plan
+    does not have is a problem (`unknown_action_plan_line`). No line, or no action plan stored for the year: none."""
+    line = plan.action_plan_line
+    if line is None or action_plan is None or line in action_plan.line_ids:
+        return []
+    return [
+        Problem(
+            field="action_plan_line",
+            message=f"the action plan for {action_plan.year} has no line {shown(line)}",
+            code="unknown_action_plan_line",
+            details={"year": action_plan.year, "line": line},
+        )
+    ]
