@@ -1,4 +1,4 @@
-"""The runflow worker: the lifecycle workflow and its activities on one task queue."""
+"""The runflow worker: the lifecycle workflow, the round starter, and their activities on one task queue."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from activities_impl.compose import Composer
 from activities_impl.lifecycle_activities import LifecycleActivities
 from activities_impl.mailer import Mailer, SmtpMailer
 from activities_impl.outbox import Outbox
+from activities_impl.round_activities import RoundActivities
 from activities_impl.store import Store
 from worker.settings import Settings
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow
+from workflows.round_starter import RoundStarterWorkflow
 
 
 def build_activities(store: Store, mailer: Mailer, settings: Settings) -> LifecycleActivities:
@@ -37,8 +39,15 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
 
 
 def build_worker(client: Client, activities: LifecycleActivities, task_queue: str, **options: Any) -> Worker:
-    """On shutdown, running activities get a few seconds to finish (an e-mail batch stops between messages)."""
+    """On shutdown, running activities get a few seconds to finish (an e-mail batch stops between messages).
+
+    Also the starter of recurring rounds (`RoundStarterWorkflow`, started by the templates' schedules) and its
+    activity, over the same store."""
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     return Worker(
-        client, task_queue=task_queue, workflows=[ActivityLifecycleWorkflow], activities=activities.all(), **options
+        client,
+        task_queue=task_queue,
+        workflows=[ActivityLifecycleWorkflow, RoundStarterWorkflow],
+        activities=[*activities.all(), *RoundActivities(activities.store).all()],
+        **options,
     )

@@ -1,4 +1,5 @@
-"""The replay gate: committed histories of every lifecycle branch must replay with today's workflow code.
+"""The replay gate: committed histories of every lifecycle branch (and of the round starter's) must replay with
+today's workflow code.
 
 A failure here means a change to ActivityLifecycleWorkflow would break running activities: put the change
 behind `workflow.patched(...)` (README: "Changing the workflow safely") instead of re-recording.
@@ -15,6 +16,7 @@ from temporalio.worker import Replayer
 
 from worker.converter import build_data_converter
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow
+from workflows.round_starter import RoundStarterWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 BRANCHES = {  # lifecycle branch -> the recorded test that covers it
@@ -34,6 +36,11 @@ BRANCHES = {  # lifecycle branch -> the recorded test that covers it
     "attendance by participant id": "attendance_by_participant_id_names_who_ticked_the_boxes",
     "messages to segments": "each_segment_reaches_exactly_its_people",
     "message refused while anonymising": "messages_are_refused_once_anonymisation_begins",
+    # RoundStarterWorkflow (tests/workflows/test_round_starter.py)
+    "round made and started": "two_firings_make_two_rounds_with_their_own_dates-1",
+    "round already started": "a_firing_delivered_twice_or_later_the_same_day_makes_one_round-2",
+    "round made by a retried activity": "a_retried_firing_makes_one_round",
+    "round without a template": "a_firing_without_a_template_fails_and_makes_nothing",
 }
 
 
@@ -52,5 +59,7 @@ async def test_history_replays(path: Path):
     data = json.loads(path.read_text())
     workflow_id = data["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId", path.stem)
     history = WorkflowHistory.from_json(workflow_id, data)
-    replayer = Replayer(workflows=[ActivityLifecycleWorkflow], data_converter=build_data_converter())
+    replayer = Replayer(
+        workflows=[ActivityLifecycleWorkflow, RoundStarterWorkflow], data_converter=build_data_converter()
+    )
     await replayer.replay_workflow(history)
