@@ -6,7 +6,8 @@ itself, and 552 (too large) to the sender. Everything else is transient and retr
 unreachable, timeouts, and answers about our own side (the login, the sender, 5.7.x relay and policy answers),
 which would otherwise fail every message; the operator sees those in the logs and the retries. A server that keeps
 putting off one recipient (4xx, 5.7.x at RCPT) gets a bounded number of attempts (`deferred_reason`): after that
-the message fails too, so one mailbox cannot hold up a registration or the lifecycle.
+the message fails too, so one mailbox cannot hold up a registration or the lifecycle. A mailing carries on past
+a 4xx to one recipient (`put_off`): only that message waits for the retry.
 
 A reason is `<code>: <detail>`, the code one of `REASONS` (the organiser's e-mail says it in Swedish by code),
 the detail the server's answer; it never contains an e-mail address.
@@ -105,6 +106,13 @@ def permanent_reason(exc: BaseException, recipient: str | None, message: EmailMe
     if isinstance(exc, aiosmtplib.SMTPSenderRefused) and exc.code == 552:  # this message is too large
         return reason(MESSAGE_REFUSED, f"{exc.code} {without_addresses(exc.message, recipient)}")
     return None
+
+
+def put_off(exc: BaseException) -> bool:
+    """The server put off this one mailbox for now (4xx at RCPT, not 421, which closes the connection): the
+    connection is fine and other recipients may go on; the message is retried later, within its attempts."""
+    answers = _refusals(exc)
+    return bool(answers) and all(400 <= a.code < 500 and a.code != 421 for a in answers)
 
 
 def deferred_reason(exc: BaseException, recipient: str | None) -> str | None:

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     smtp_timeout: float = 30
     outbox_lease_seconds: float = 60  # a claimed e-mail is taken over after this (> smtp_timeout)
     outbox_recipient_attempts: int = 10  # a mailbox the server keeps putting off (4xx) fails after this many tries
+    outbox_batch_size: int = 50  # e-mails claimed at once, sent over one SMTP connection (left to the lease by a crash)
     web_base_url: str = "http://localhost:8000"
     log_format: str = "console"  # console | json
     log_level: str = "INFO"

@@ -22,7 +22,14 @@ from workflows.round_starter import RoundStarterWorkflow
 def build_activities(store: Store, mailer: Mailer, settings: Settings) -> LifecycleActivities:
     return LifecycleActivities(
         store,
-        Outbox(store, mailer, settings.smtp_from, settings.outbox_lease_seconds, settings.outbox_recipient_attempts),
+        Outbox(
+            store,
+            mailer,
+            settings.smtp_from,
+            settings.outbox_lease_seconds,
+            settings.outbox_recipient_attempts,
+            settings.outbox_batch_size,
+        ),
         Composer(settings.web_base_url, settings.secret_key),
     )
 

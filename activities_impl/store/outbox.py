@@ -5,31 +5,129 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlmodel import col, select
 
-# Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
-# together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
-# create the same tables and rows.
 from activities_impl.store.engine import ClaimHeld, StoreBase
-from domain.tables import (
-    AuditEntry,
-    OutboxMessage,
+from domain.tables import AuditEntry, OutboxMessage, UTCDateTime
+
+MARK_SENT = (
+    update(OutboxMessage)
+    .where(col(OutboxMessage.key) == bindparam("sent_key"))
+    .values(status="sent", sent_at=bindparam("sent_now", type_=UTCDateTime()))
 )
+KEYS_PER_QUERY = 500  # keys in one `IN (...)`: well below every backend's limit on bound parameters
+
+
+@dataclass
+class Claim:
+    """What `claim_batch` got: the rows now being sent by this attempt (their `claimed_at` is `at`, the claim's
+    token), and the keys another attempt holds a fresh claim on."""
+
+    at: datetime
+    rows: list[OutboxMessage] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
 
 
 class OutboxRows(StoreBase):
     def enqueue(self, messages: Iterable[OutboxMessage]) -> list[str]:
         """Add messages whose key is new; returns every given key (new or already there)."""
-        keys = []
+        given = list(messages)
+        keys = [m.key for m in given]
         with self.session() as s:
-            for message in messages:
-                keys.append(message.key)
-                if s.exec(select(OutboxMessage.id).where(OutboxMessage.key == message.key)).first() is None:
+            known: set[str] = set()
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                part = keys[start : start + KEYS_PER_QUERY]
+                known.update(s.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(part))))
+            for message in given:
+                if message.key not in known:
+                    known.add(message.key)
                     s.add(message)
         return keys
+
+    def claim_batch(self, keys: list[str], now: datetime, lease_seconds: float = 60) -> Claim:
+        """Mark those of `keys` that are pending, or claimed longer than the lease ago (by an attempt that died or
+        stalled), as being sent by this attempt, in one transaction; the rows come back in the order of `keys`.
+
+        One conditional UPDATE takes them, so two attempts never both get a row (on PostgreSQL the second waits for
+        the first's row locks and then finds the rows claimed; on SQLite writers take turns). Keys already sent or
+        failed are left out; keys under another attempt's fresh claim are in `held`: the caller retries later and
+        takes them over once the lease ends."""
+        claim = Claim(now)
+        if not keys:
+            return claim
+        stale = now - timedelta(seconds=lease_seconds)
+        with self.session() as s:
+            claimable = or_(
+                col(OutboxMessage.status) == "pending",
+                and_(
+                    col(OutboxMessage.status) == "sending",
+                    or_(col(OutboxMessage.claimed_at).is_(None), col(OutboxMessage.claimed_at) < stale),
+                ),
+            )
+            rows = s.scalars(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.key).in_(keys), claimable)
+                .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage),
+                execution_options={"synchronize_session": False},
+            ).all()
+            by_key = {row.key: row for row in rows}
+            claim.rows = [by_key[k] for k in dict.fromkeys(keys) if k in by_key]
+            others = [k for k in keys if k not in by_key]
+            if others:
+                claim.held = list(
+                    s.exec(
+                        select(OutboxMessage.key).where(
+                            col(OutboxMessage.key).in_(others), col(OutboxMessage.status) == "sending"
+                        )
+                    )
+                )
+        return claim
+
+    def renew(self, keys: list[str], claimed_at: datetime, now: datetime) -> list[str]:
+        """Extend this attempt's claim (its token `claimed_at`) on those of `keys` still being sent by it; returns
+        them. A key left out was taken over by another attempt after the lease: not this attempt's to send."""
+        if not keys:
+            return []
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.key).in_(keys),
+                        col(OutboxMessage.status) == "sending",
+                        col(OutboxMessage.claimed_at) == claimed_at,
+                    )
+                    .values(claimed_at=now)
+                    .returning(col(OutboxMessage.key)),
+                    execution_options={"synchronize_session": False},
+                )
+            )
+
+    def release_claims(self, keys: list[str], claimed_at: datetime, *, tried: bool) -> None:
+        """Put this attempt's claims on `keys` back (pending), for the activity's retry; a claim another attempt took
+        over meanwhile is left alone. `tried=False`: the messages were not tried, so the attempt is given back."""
+        if not keys:
+            return
+        with self.session() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.key).in_(keys),
+                    col(OutboxMessage.status) == "sending",
+                    col(OutboxMessage.claimed_at) == claimed_at,
+                )
+                .values(
+                    status="pending",
+                    claimed_at=None,
+                    attempts=OutboxMessage.attempts if tried else OutboxMessage.attempts - 1,
+                ),
+                execution_options={"synchronize_session": False},
+            )
 
     def claim(self, key: str, now: datetime, lease_seconds: float = 60) -> OutboxMessage | None:
         """Mark one message as being sent; None when it was sent already.
@@ -51,10 +149,11 @@ class OutboxRows(StoreBase):
             return row
 
     def mark_sent(self, key: str, now: datetime) -> None:
-        with self.session() as s:
-            row = s.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
-            row.status, row.sent_at = "sent", now
-            s.add(row)
+        """The SMTP server took the message: one UPDATE by key in its own transaction, committed before the next
+        message goes out (so a crash re-sends at most the message in flight). Core, one statement built once:
+        this runs once per e-mail."""
+        with self.engine.begin() as connection:
+            connection.execute(MARK_SENT, {"sent_key": key, "sent_now": now})
 
     def calendars_sent(self, activity_id: str, recipients: Iterable[str]) -> dict[str, int]:
         """How many e-mails with a calendar file each recipient already has in the activity's outbox."""
@@ -128,13 +227,6 @@ class OutboxRows(StoreBase):
                     .order_by(col(OutboxMessage.id))
                 )
             )
-
-    def release(self, key: str) -> None:
-        with self.session() as s:
-            row = s.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
-            if row.status == "sending":
-                row.status, row.claimed_at = "pending", None
-                s.add(row)
 
     def outbox(self, activity_id: str | None = None) -> list[OutboxMessage]:
         with self.session() as s:

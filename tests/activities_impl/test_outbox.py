@@ -213,3 +213,164 @@ async def test_a_value_error_of_the_smtp_settings_is_retried_not_failed(outbox, 
     with pytest.raises(MailDeliveryError):
         await Outbox(store, Misconfigured(), "RUN <run@test>").send([envelope("k1")])
     assert status(store, "k1").status == "pending"
+
+
+# -- batches: one claim and one mailer session per batch, each message marked as it goes ----------------------------
+async def test_a_mailing_is_claimed_and_sent_in_batches(store, mailer):
+    claims = []
+    claim_batch = store.claim_batch
+
+    def counting(keys, *args, **kwargs):
+        claim = claim_batch(keys, *args, **kwargs)
+        claims.append(len(claim.rows))
+        return claim
+
+    store.claim_batch = counting
+    batched = Outbox(store, mailer, "RUN <run@test>", batch_size=3)
+    batch = [envelope(f"k{i}", f"p{i}@skola.test") for i in range(7)]
+    assert await batched.send(batch) == 7
+    assert claims == [3, 3, 1] and mailer.sessions == 3  # one transaction and one session per batch
+    assert [m["Subject"] for m in mailer.sent] == [f"Ämne k{i}" for i in range(7)]  # in the mailing's order
+    assert {(m.status, m.attempts) for m in store.outbox()} == {("sent", 1)}
+    assert await batched.send(batch) == 0  # all sent: nothing claimed, no session opened
+    assert claims == [3, 3, 1, 0, 0, 0] and mailer.sessions == 3
+
+
+async def test_a_connection_failure_stops_the_mailing_and_gives_back_what_was_not_tried(store, mailer):
+    class Breaks(type(mailer)):
+        async def send(self, message):
+            if message["Subject"] == "Ämne k2":
+                raise ConnectionResetError("connection reset by peer (simulated)")
+            await super().send(message)
+
+    batched = Outbox(store, Breaks(), "RUN <run@test>", batch_size=4)
+    batch = [envelope(f"k{i}", f"p{i}@skola.test") for i in range(6)]
+    with pytest.raises(MailDeliveryError) as failed:
+        await batched.send(batch)
+    assert "ConnectionResetError" in str(failed.value) and "@" not in str(failed.value)
+    rows = {m.key: (m.status, m.attempts, m.claimed_at is None) for m in store.outbox()}
+    assert rows == {
+        "k0": ("sent", 1, False),
+        "k1": ("sent", 1, False),
+        "k2": ("pending", 1, True),  # tried: the attempt counts
+        "k3": ("pending", 0, True),  # claimed with k2, never tried: the attempt is given back
+        "k4": ("pending", 0, True),  # the next batch: never claimed
+        "k5": ("pending", 0, True),
+    }
+
+
+async def test_a_4xx_to_one_mailbox_holds_back_that_message_only(store, mailer):
+    class Busy(type(mailer)):
+        async def send(self, message):
+            if message["To"] == "upptagen@skola.test":
+                raise aiosmtplib.SMTPRecipientsRefused(
+                    [aiosmtplib.SMTPRecipientRefused(450, "4.2.1 mailbox busy, try later", str(message["To"]))]
+                )
+            await super().send(message)
+
+    busy = Busy()
+    batched = Outbox(store, busy, "RUN <run@test>", batch_size=2, recipient_attempts=2)
+    batch = [envelope("k0", "anna@skola.test"), envelope("k1", "upptagen@skola.test"), envelope("k2", "bo@skola.test")]
+    with pytest.raises(MailDeliveryError) as failed:  # the activity is retried for the one put off ...
+        await batched.send(batch)
+    assert "SMTPRecipientsRefused 450" in str(failed.value) and "@" not in str(failed.value)
+    assert sorted(m["To"] for m in busy.sent) == ["anna@skola.test", "bo@skola.test"]  # ... the others went out
+    assert (status(store, "k1").status, status(store, "k1").attempts) == ("pending", 1)
+    assert await batched.send(batch) == 0  # its second attempt was its last
+    assert status(store, "k1").error.startswith("recipient_deferred: 450")
+    assert len(busy.sent) == 2
+
+
+async def test_cancelled_mid_batch_the_message_in_flight_keeps_its_claim_the_rest_is_given_back(store, mailer):
+    import asyncio
+
+    started = asyncio.Event()
+
+    class Slow(type(mailer)):
+        async def send(self, message):
+            if message["Subject"] == "Ämne k1":
+                started.set()
+                await asyncio.sleep(10)
+            await super().send(message)
+
+    batched = Outbox(store, Slow(), "RUN <run@test>", batch_size=5)
+    task = asyncio.create_task(batched.send([envelope(f"k{i}", f"p{i}@skola.test") for i in range(4)]))
+    await started.wait()
+    task.cancel()  # a worker shutting down, or the activity cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    rows = {m.key: (m.status, m.attempts) for m in store.outbox()}
+    # k1 may have reached the server: it waits for its lease, as after a crash; k2 and k3 were never tried
+    assert rows == {"k0": ("sent", 1), "k1": ("sending", 1), "k2": ("pending", 0), "k3": ("pending", 0)}
+
+
+# -- leases: a batch keeps its claims while it sends; a claim it lost is not its to send ---------------------------
+async def test_a_batch_longer_than_the_lease_keeps_its_claims(store, mailer):
+    import asyncio
+
+    class Slow(type(mailer)):
+        async def send(self, message):
+            await asyncio.sleep(0.1)
+            await super().send(message)
+
+    slow = Slow()
+    lease = 0.6
+    first = Outbox(store, slow, "RUN <run@test>", lease_seconds=lease, batch_size=20)
+    second = Outbox(store, slow, "RUN <run@test>", lease_seconds=lease, batch_size=20)
+    batch = [envelope(f"k{i}", f"p{i}@skola.test") for i in range(12)]  # 1.2 s or more: twice the lease
+    sending = asyncio.create_task(first.send(batch))
+    await asyncio.sleep(lease + 0.2)  # past the first claim's lease, while the batch is still going out
+    assert not sending.done()
+    with pytest.raises(ClaimHeld):  # renewed: not stale, so not taken over
+        await second.send(batch)
+    assert await sending == 12
+    assert sorted(m["Subject"] for m in slow.sent) == sorted(f"Ämne k{i}" for i in range(12))  # each once
+
+
+async def test_a_claim_taken_over_after_the_lease_is_left_to_the_attempt_that_took_it(store, mailer):
+    from datetime import UTC, datetime, timedelta
+
+    lease = 0.2
+
+    class Stalls(type(mailer)):
+        async def send(self, message):
+            if message["Subject"] == "Ämne k0":
+                # this attempt stalls past its lease; another attempt takes k3 over meanwhile
+                taken = store.claim_batch(["k3"], datetime.now(UTC) + timedelta(seconds=2 * lease), lease)
+                assert [r.key for r in taken.rows] == ["k3"]
+                import asyncio
+
+                await asyncio.sleep(lease)
+            await super().send(message)
+
+    stalls = Stalls()
+    batched = Outbox(store, stalls, "RUN <run@test>", lease_seconds=lease, batch_size=5)
+    with pytest.raises(ClaimHeld):  # the others went out; the retry checks on k3 later
+        await batched.send([envelope(f"k{i}", f"p{i}@skola.test") for i in range(5)])
+    assert sorted(m["Subject"] for m in stalls.sent) == ["Ämne k0", "Ämne k1", "Ämne k2", "Ämne k4"]
+    assert (status(store, "k3").status, status(store, "k3").attempts) == ("sending", 2)
+
+
+async def test_claim_batch_takes_pending_and_stale_claims_and_reports_fresh_ones(store):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    store.enqueue([envelope(f"k{i}").row() for i in range(5)])
+    store.claim("k1", now - timedelta(seconds=5))  # fresh for a lease of 60 s
+    store.claim("k2", now - timedelta(minutes=5))  # stale
+    store.mark_sent("k3", now)
+    claim = store.claim_batch(["k4", "k0", "k1", "k2", "k3", "nope"], now, 60)
+    assert [r.key for r in claim.rows] == ["k4", "k0", "k2"]  # in the order asked for
+    assert [(r.status, r.attempts, r.claimed_at) for r in claim.rows] == [
+        ("sending", 1, now),
+        ("sending", 1, now),
+        ("sending", 2, now),
+    ]
+    assert claim.held == ["k1"]
+    assert store.claim_batch(["k0", "k4"], now + timedelta(seconds=1), 60).held == ["k0", "k4"]
+    assert store.renew(["k0", "k1"], now, now + timedelta(seconds=1)) == ["k0"]  # k1's claim is not this one's
+    store.release_claims(["k0", "k2"], now, tried=False)  # k0's token changed with the renewal: still held
+    assert [(status(store, k).status, status(store, k).attempts) for k in ("k0", "k2")] == [
+        ("sending", 1),
+        ("pending", 1),
+    ]

@@ -50,7 +50,7 @@ async def test_store_down_during_a_bulk_send_then_back(lab, make_plan):
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     for i in range(3):
         await lab.service.register(plan.id, name=f"P{i}", email=f"p{i}@skola.test", organisation="berg", role="lärare")
-    calls = flaky(lab.store, "claim", failures=4)  # the store goes away while the confirmations go out
+    calls = flaky(lab.store, "claim_batch", failures=4)  # the store goes away while the confirmations go out
     await lab.advance_to(plan.registration.deadline + timedelta(minutes=5))
     assert calls["failed"] == 4
     assert Counter(m["To"] for m in lab.mails("confirmed")) == {f"p{i}@skola.test": 1 for i in range(3)}
