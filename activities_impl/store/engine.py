@@ -7,20 +7,22 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from alembic import command
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
-from domain.reference import ReferenceData
 from domain.tables import (
     Contact,
     Organisation,
 )
-from migrations import alembic_config
+from migrations import head_revisions
+
+if TYPE_CHECKING:
+    from domain.reference import ReferenceData
 
 # Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
 # together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
@@ -78,6 +80,13 @@ def _schema_lock(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _current_revisions(connection: Connection) -> frozenset[str]:
+    """The revisions the store is at (Alembic's version table; none in an empty database)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return frozenset()
+    return frozenset(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
 class StoreBase:
     """The engine and the session: one transaction per business operation (`with self.session() as s`)."""
 
@@ -86,10 +95,18 @@ class StoreBase:
         self.engine = make_engine(url)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
-        config = alembic_config(self.url)
+        """Bring the schema to the newest Alembic revision. A store already there (every start of a worker but the
+        first after a release) is left as it is without importing Alembic, which a worker would otherwise carry
+        (~10 MiB) for nothing."""
         with self.engine.begin() as connection:
             _schema_lock(connection)
+            if _current_revisions(connection) == head_revisions():
+                return
+            from alembic import command
+
+            from migrations import alembic_config
+
+            config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

@@ -14,7 +14,7 @@ from sqlmodel import SQLModel, select
 import domain.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from activities_impl.store import Store
 from domain.reference import default_reference
-from migrations import alembic_config
+from migrations import alembic_config, head_revisions
 
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
@@ -42,6 +42,11 @@ def test_upgrade_creates_every_model_table(database_url):
     store.migrate()
     assert tables(store) == set(SQLModel.metadata.tables)
     assert revision(store) == HEAD
+
+
+def test_the_heads_read_from_the_files_are_alembic_s():
+    # Store.migrate compares them with the store's version and imports Alembic only when they differ.
+    assert head_revisions() == set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 def test_migrate_twice_is_a_noop(store):
