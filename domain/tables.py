@@ -5,9 +5,19 @@ Times are stored in UTC (`UTCDateTime` makes SQLite give them back aware).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -250,4 +260,65 @@ class CoordinatorMessage(SQLModel, table=True):
     subject: str = Field(max_length=200)
     body: str = Field(sa_column=Column(Text, nullable=False))
     staff_id: str = Field(max_length=32)  # who wrote it (opaque); not a foreign key: the audit log outlives staff
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+# -- the year: action plans and costs (domain.action_plan, domain.costs; store: activities_impl/store/year.py) --------
+class ActionPlanRecord(SQLModel, table=True):
+    """A year's action plan as adopted (`domain.action_plan.ActionPlan`): its focus areas and lines are below."""
+
+    __tablename__ = "action_plan"
+    year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    period: str = Field(max_length=20)  # "2020–2022"
+    rate_ore: int  # öre per inhabitant
+    carried_over: int  # kronor carried over from the year before (negative: a deficit)
+    source_name: str = Field(default="", max_length=200)  # the imported file's name
+    source_text: str = Field(sa_column=Column(Text, nullable=False))  # the plan as YAML (as imported, if YAML)
+    imported_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))
+
+
+class ActionPlanAreaRecord(SQLModel, table=True):
+    """A focus area (insatsområde) of a year's plan; `budget` (kronor) when the plan budgets the area as a whole."""
+
+    __tablename__ = "action_plan_area"
+    __table_args__ = (UniqueConstraint("year", "name"),)
+    year: int = Field(primary_key=True, foreign_key="action_plan.year")
+    position: int = Field(primary_key=True)
+    name: str = Field(max_length=100)
+    budget: int | None = None
+
+
+class ActionPlanLineRecord(SQLModel, table=True):
+    """A line of a year's plan, by its stable id: what, how, budget (kronor), participant fee (kronor per person)."""
+
+    __tablename__ = "action_plan_line"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["year", "area_position"], ["action_plan_area.year", "action_plan_area.position"], name="fk_line_area"
+        ),
+    )
+    year: int = Field(primary_key=True, foreign_key="action_plan.year")
+    id: str = Field(primary_key=True, max_length=64)
+    area: str = Field(max_length=100)  # the focus area's name
+    area_position: int
+    what: str = Field(max_length=200)
+    how: str = Field(default="", max_length=300)
+    budget: int
+    fee: int | None = None
+    position: int  # the line's place in the whole plan
+
+
+class CostRecord(SQLModel, table=True):
+    """A cost (utfall) of a year, on a line of its plan or on an activity; `batch` names the import it came with."""
+
+    __tablename__ = "cost"
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    line_id: str | None = Field(default=None, max_length=64)  # checked against the year's plan when written
+    activity_id: str | None = Field(default=None, foreign_key="activity.id", index=True)
+    amount_ore: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cost_date: date = Field(sa_column=Column(Date, nullable=False))
+    category: str = Field(max_length=20)
+    note: str = Field(default="", max_length=200)
+    batch: str | None = Field(default=None, max_length=64, index=True)  # SHA-256 of the imported file
     created_at: datetime = Field(default_factory=_now, sa_column=utc_column(False))

@@ -1,4 +1,4 @@
-"""The store: people, registrations, attendance, surveys, outbox, audit log, reports, messages, by concern.
+"""The store: people, registrations, attendance, surveys, outbox, audit log, reports, messages, the year, by concern.
 
 Synchronous SQLModel; activities call it through `asyncio.to_thread`. Every
 write is idempotent (upserts keyed by business keys), so a retried activity
@@ -26,6 +26,7 @@ from activities_impl.store.reports import Reports
 from activities_impl.store.retention import Retention
 from activities_impl.store.staff import StaffDirectory
 from activities_impl.store.surveys import Surveys
+from activities_impl.store.year import YearRecords
 from domain.email_address import ANONYMISED_EMAIL
 
 __all__ = ["ANONYMISED_EMAIL", "SCHEMA_LOCK_KEY", "ClaimHeld", "Store", "StoreError", "make_engine", "utcnow"]
@@ -43,5 +44,6 @@ class Store(
     Retention,
     StaffDirectory,
     CoordinatorMessages,
+    YearRecords,
 ):
     """Every concern of the store over one engine (`Store(url)`)."""
