@@ -14,6 +14,7 @@ from activities_impl.mailer import Mailer, SmtpMailer
 from activities_impl.outbox import Outbox
 from activities_impl.round_activities import RoundActivities
 from activities_impl.store import Store
+from worker.sandbox import share_workflow_code
 from worker.settings import Settings
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 from workflows.round_starter import RoundStarterWorkflow
@@ -49,7 +50,9 @@ def build_worker(client: Client, activities: LifecycleActivities, task_queue: st
     """On shutdown, running activities get a few seconds to finish (an e-mail batch stops between messages).
 
     Also the starter of recurring rounds (`RoundStarterWorkflow`, started by the templates' schedules) and its
-    activity, over the same store."""
+    activity, over the same store. The sandbox imports the workflows' module for every run it keeps: their compiled
+    code is shared between those imports (`worker.sandbox`)."""
+    share_workflow_code()
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     return Worker(
         client,
