@@ -16,8 +16,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from icalendar import Calendar, Event, vCalAddress
-
 from domain.lifecycle import Location
 from domain.plan import ActivityPlan, SessionPlan
 
@@ -94,6 +92,8 @@ def build_calendar(
         raise ValueError(f"no session {unknown} in plan {plan.id!r} (it has 1..{len(numbered)})")
     cancel = method == "CANCEL"
     stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
+    # Imported here: the pages, the CLI and a worker that sends no invitation use this module's texts only.
+    from icalendar import Calendar, Event, vCalAddress
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)
