@@ -189,18 +189,6 @@ def parse_costs(data: bytes, lines: Mapping[int, YearLines], activities: Set[str
                 )
             ]
         )
-    if len(body) > MAX_COST_ROWS:
-        return CostsImport(
-            problems=[
-                problem(
-                    None,
-                    "fil",
-                    "too_many_rows",
-                    f"more than {MAX_COST_ROWS} costs",
-                    f"Filen har fler än {MAX_COST_ROWS} kostnader. Dela upp den.",
-                )
-            ]
-        )
     if not body:
         return CostsImport(
             problems=[

@@ -148,3 +148,11 @@ def test_a_cost_is_on_a_line_or_an_activity_and_near_its_year():
         Cost(**{**base, "date": date(2023, 1, 1)}, line_id="a-line")
     with pytest.raises(ValidationError):
         Cost(**{**base, "amount_ore": 0}, line_id="a-line")
+
+
+def test_more_rows_than_the_limit_are_refused_before_they_are_checked():
+    from domain.costs import MAX_COST_ROWS
+
+    rows = [HEADER] + [[2020, None, "mentor-ht20", "1", "2020-01-01", "mat", None]] * (MAX_COST_ROWS + 1)
+    assert [p.code for p in parse(csv_bytes(rows)).problems] == ["too_many_rows"]
+    assert parse(csv_bytes(rows[:-1])).ok
