@@ -16,11 +16,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import lifecycle, memory, overview, report_gen, roundtrip
+from bench import burst, lifecycle, memory, overview, report_gen, roundtrip
 from bench.results import Figure, table, write_json
 from bench.stack import BenchStack, machine_info
 
-ALL = ("roundtrip", "lifecycle", "memory", "overview", "report")
+ALL = ("roundtrip", "burst", "lifecycle", "memory", "overview", "report")
 HERE = Path(__file__).resolve().parent
 
 DEFAULTS = {
@@ -31,6 +31,10 @@ DEFAULTS = {
     "web_registrations": 300,
     "web_clients": [8, 50],
     "web_rounds": 3,
+    "burst_registrations": 650,
+    "burst_places": 400,
+    "burst_clients": 50,
+    "burst_server_limit": 100,
     "open_activities": 1000,
     "overview_activities": 200,
     "participants": 100_000,
@@ -44,6 +48,10 @@ QUICK = {
     "web_registrations": 60,
     "web_clients": [8, 50],
     "web_rounds": 1,
+    "burst_registrations": 100,
+    "burst_places": 60,
+    "burst_clients": 50,
+    "burst_server_limit": 100,
     "open_activities": 100,
     "overview_activities": 50,
     "participants": 10_000,
@@ -86,6 +94,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--web-rounds", type=int, help="round trip: runflow and the floor take turns this many times (default 3)"
     )
     p.add_argument(
+        "--burst-registrations",
+        type=int,
+        help=f"burst: registrations for one activity (default {DEFAULTS['burst_registrations']})",
+    )
+    p.add_argument("--burst-places", type=int, help=f"burst: its places (default {DEFAULTS['burst_places']})")
+    p.add_argument("--burst-clients", type=int, help=f"burst: concurrent clients (default {DEFAULTS['burst_clients']})")
+    p.add_argument(
+        "--burst-server-limit",
+        type=int,
+        metavar="N",
+        help="burst: also on a second dev server with history.maxInFlightUpdates=N "
+        f"(default {DEFAULTS['burst_server_limit']})",
+    )
+    p.add_argument(
         "--open-activities", type=int, help=f"memory: open activities (default {DEFAULTS['open_activities']})"
     )
     p.add_argument(
@@ -123,7 +145,7 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
     stack = BenchStack(workdir, encrypt=args.encrypt)
     if args.server_max_inflight_updates:
         stack.server_args = ["--dynamic-config-value", f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
-    needs_server = any(b in args.only for b in ("overview", "roundtrip", "lifecycle", "memory"))
+    needs_server = any(b in args.only for b in ("overview", "roundtrip", "burst", "lifecycle", "memory"))
     try:
         if needs_server:
             progress("starting the Temporal dev server, store and SMTP sink")
@@ -149,6 +171,21 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
             figures += found
             problems += info["problems"]
             rate = info["rate_per_second"]
+        if "burst" in args.only:
+            progress(
+                f"burst: {args.burst_registrations} registrations for {args.burst_places} places from "
+                f"{args.burst_clients} clients, two web processes"
+            )
+            found, info = await burst.run(
+                stack,
+                registrations=args.burst_registrations,
+                places=args.burst_places,
+                clients=args.burst_clients,
+                second_limit=args.burst_server_limit,
+                progress=progress,
+            )
+            figures += found
+            problems += info["problems"]
         if "lifecycle" in args.only:
             total = args.activities * args.registrations
             reg_window = args.reg_window or max(3.0, 2.0 * total / (rate or 10.0)) + 2.0
