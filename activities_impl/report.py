@@ -14,6 +14,7 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -24,8 +25,9 @@ from sqlmodel import col, select
 
 from activities_impl.calendar import location_text
 from activities_impl.store import Store
+from activities_impl.store.reports import AnswerTally
 from domain.lifecycle import SeatStatus
-from domain.tables import Attendance, Organisation, Participant, Registration, Report, SurveyAnswer, SurveyInvitation
+from domain.tables import Attendance, Organisation, Participant, Registration, Report, SurveyInvitation
 from domain.texts import FORMAT_LABELS, STOCKHOLM
 
 SESSION_SURVEY = re.compile(r"^s(\d+)$")
@@ -114,6 +116,59 @@ def summarise_answers(answers: list[dict[str, Any]]) -> tuple[dict[str, Any], in
     return summary, free_text
 
 
+def _summary_of_tallies(tallies: list[AnswerTally]) -> tuple[dict[str, Any], int]:
+    """`summarise_answers` of one survey's answers, from the database's counts of them (`Store.answer_tallies`)."""
+    numbers: dict[str, tuple[int, int]] = {}
+    choices: dict[str, Counter[str]] = defaultdict(Counter)
+    answers = free_text = 0
+    for tally in tallies:
+        key = tally.key or ""
+        if tally.kind == "answers":
+            answers += tally.n
+        elif tally.kind == "integer":
+            numbers[key] = (tally.n, tally.total)
+        elif tally.kind in ("true", "false"):
+            choices[key]["ja" if tally.kind == "true" else "nej"] += tally.n
+        elif tally.kind == "array":
+            choices.setdefault(key, Counter())  # an empty list too names the question among the choices
+        elif tally.kind == "option":
+            choices[key][tally.option or ""] += tally.n
+        elif tally.kind == "text":
+            free_text += tally.total
+    summary = {
+        "answers": answers,
+        # The sum is exact (see AnswerTally): float(total) / count is what Python's mean of the floats gives.
+        "questions": {
+            key: {"mean": round(total / count, 2), "count": count} for key, (count, total) in sorted(numbers.items())
+        },
+        "choices": {key: dict(sorted(c.items())) for key, c in sorted(choices.items())},
+    }
+    return summary, free_text
+
+
+def summarise_tallies(
+    tallies: list[AnswerTally], documents: Callable[[str], list[str]]
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """(summary per survey, free-text count) from `Store.answer_tallies`, as `summarise_answers` gives them.
+
+    A survey with anything the database does not count exactly ("other") is summarised in Python from its
+    `documents(survey)`, the answers' JSON in the order they came.
+    """
+    by_survey: dict[str, list[AnswerTally]] = defaultdict(list)
+    for tally in tallies:
+        by_survey[tally.survey].append(tally)
+    answer_summary: dict[str, dict[str, Any]] = {}
+    free_text = 0
+    for survey in sorted(by_survey, key=survey_order):
+        if any(tally.kind == "other" for tally in by_survey[survey]):
+            values = (json.loads(document) for document in documents(survey))
+            answer_summary[survey], count = summarise_answers([v if isinstance(v, dict) else {} for v in values])
+        else:
+            answer_summary[survey], count = _summary_of_tallies(by_survey[survey])
+        free_text += count
+    return answer_summary, free_text
+
+
 def collect_report_data(store: Store, activity_id: str) -> ReportData:
     """Counts for the report of `activity_id`, from its current plan and the store."""
     plan = store.plan(activity_id)
@@ -148,23 +203,9 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
             .group_by(SurveyInvitation.survey)
         ):
             invited[survey], answered[survey] = count, answered_count
-        answers = list(
-            s.exec(
-                select(SurveyAnswer.survey, SurveyAnswer.answers_json)
-                .where(SurveyAnswer.activity_id == activity_id)
-                .order_by(col(SurveyAnswer.id))
-            )
-        )
-
-    by_survey: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for survey, answers_json in answers:
-        value = json.loads(answers_json)
-        by_survey[survey].append(value if isinstance(value, dict) else {})
-    answer_summary: dict[str, dict[str, Any]] = {}
-    free_text = 0
-    for survey in sorted(by_survey, key=survey_order):
-        answer_summary[survey], count = summarise_answers(by_survey[survey])
-        free_text += count
+    answer_summary, free_text = summarise_tallies(
+        store.answer_tallies(activity_id), lambda survey: store.answer_documents(activity_id, survey)
+    )
 
     return ReportData(
         activity_id=plan.id,
