@@ -50,7 +50,7 @@ from tests.support.waiting import wait_for
 
 DEFAULT_SERVER_LIMIT = 10  # history.maxInFlightUpdates when the server is not told otherwise
 TARGET_P99_MS = 2000.0  # issue 11: everyone answered within 2 s, at both limits
-WEB_PROCESSES = 2
+WEB_PROCESSES = 2  # the default: two replicas behind a load balancer
 WARMUP_PER_WEB = 8
 CONFIRMED_TEXT = "Du har fått en plats"
 WAITLISTED = re.compile(r"reservlistan som nummer (\d+)")
@@ -260,14 +260,14 @@ def check_seats(
 
 
 async def burst_on(
-    stack: BenchStack, *, limit: int, registrations: int, places: int, clients: int, progress
+    stack: BenchStack, *, limit: int, registrations: int, places: int, clients: int, webs_n: int, progress
 ) -> tuple[list[Figure], list[str]]:
     """One burst and its floor on `stack`'s server (whose limit is `limit`); the processes it started are stopped."""
     assert stack.store is not None
     problems: list[str] = []
     tq, ftq = stack.task_queue(f"burst{limit}"), stack.task_queue(f"floor-burst{limit}")
     worker = await stack.runflow_worker(tq)
-    webs = [await stack.runflow_web(tq) for _ in range(WEB_PROCESSES)]
+    webs = [await stack.runflow_web(tq) for _ in range(webs_n)]
     floor_worker = await stack.floor_worker(ftq)
     service = Service(stack.client, stack.store, tq)
     plan = open_plan(f"bench-{stack.run_id}-burst{limit}", opens_in=1.0, places=places)
@@ -279,12 +279,10 @@ async def burst_on(
     )
     urls = [f"http://{HOST}:{port}" for _, port in webs]
     # Warm-up on another activity (the burst's seats stay untouched): every web process serves a few registrations.
-    await drive(
-        WEB_PROCESSES * 4, WEB_PROCESSES * WARMUP_PER_WEB, BurstCaller(urls, warm.id, "warm", WEB_PROCESSES * 4)
-    )
+    await drive(webs_n * 4, webs_n * WARMUP_PER_WEB, BurstCaller(urls, warm.id, "warm", webs_n * 4))
     await drive(8, 16, UpdateCaller(handle), start=10**6)
 
-    progress(f"burst: limit {limit}: {registrations} registrations, {clients} clients, {WEB_PROCESSES} web processes")
+    progress(f"burst: limit {limit}: {registrations} registrations, {clients} clients, {webs_n} web processes")
     caller = BurstCaller(urls, plan.id, f"b{limit}-", clients)
     processes = [worker, *(web for web, _ in webs)]
     cpu_before = sum(p.cpu() for p in processes)
@@ -344,7 +342,7 @@ async def burst_on(
         "registrations": registrations,
         "places": places,
         "clients": clients,
-        "web_processes": WEB_PROCESSES,
+        "web_processes": webs_n,
         "updates_in_flight_per_activity_per_process": UPDATES_IN_FLIGHT_PER_ACTIVITY,
         "server_max_inflight_updates": limit,
         "failures": len(failures),
@@ -374,12 +372,12 @@ async def burst_on(
         "floor_server_cpu_ms_per_update": round(ms(floor_server_cpu) / registrations, 2),
         "target_p99_ms": TARGET_P99_MS,
     }
-    n, k = registrations, f"limit{limit}"
+    n, k = registrations, f"limit{limit}" + ("" if webs_n == WEB_PROCESSES else f"_webs{webs_n}")
     waiting = registrations - places
     figures = [
         Figure(
             f"burst_{n}_p50_{k}",
-            f"burst of {n}, {clients} clients, 2 webs, limit {limit}: p50",
+            f"burst of {n}, {clients} clients, {webs_n} web{'s' if webs_n > 1 else ''}, limit {limit}: p50",
             p50,
             "ms",
             ms(percentile(floor_latencies, 50)),
@@ -429,7 +427,14 @@ async def burst_on(
 
 
 async def run(
-    stack: BenchStack, *, registrations: int, places: int, clients: int, second_limit: int, progress
+    stack: BenchStack,
+    *,
+    registrations: int,
+    places: int,
+    clients: int,
+    second_limit: int,
+    progress,
+    webs: int = WEB_PROCESSES,
 ) -> tuple[list[Figure], dict]:
     """The burst on `stack`'s server, then on a second dev server with `history.maxInFlightUpdates=second_limit`
     (skipped when the first already has that limit)."""
@@ -439,7 +444,13 @@ async def run(
     problems: list[str] = []
     first = server_limit(stack)
     found, more = await burst_on(
-        stack, limit=first, registrations=registrations, places=places, clients=clients, progress=progress
+        stack,
+        limit=first,
+        registrations=registrations,
+        places=places,
+        clients=clients,
+        webs_n=webs,
+        progress=progress,
     )
     figures += found
     problems += more
@@ -458,6 +469,7 @@ async def run(
                 registrations=registrations,
                 places=places,
                 clients=clients,
+                webs_n=webs,
                 progress=progress,
             )
             figures += found

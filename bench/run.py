@@ -35,6 +35,7 @@ DEFAULTS = {
     "burst_places": 400,
     "burst_clients": 50,
     "burst_server_limit": 100,
+    "burst_webs": 2,
     "open_activities": 1000,
     "overview_activities": 200,
     "participants": 100_000,
@@ -52,6 +53,7 @@ QUICK = {
     "burst_places": 60,
     "burst_clients": 50,
     "burst_server_limit": 100,
+    "burst_webs": 2,
     "open_activities": 100,
     "overview_activities": 50,
     "participants": 10_000,
@@ -106,6 +108,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="burst: also on a second dev server with history.maxInFlightUpdates=N "
         f"(default {DEFAULTS['burst_server_limit']})",
+    )
+    p.add_argument(
+        "--burst-webs",
+        type=int,
+        help="burst: runflow web processes sharing the clients (default 2; each lets 8 Updates per activity through)",
     )
     p.add_argument(
         "--open-activities", type=int, help=f"memory: open activities (default {DEFAULTS['open_activities']})"
@@ -182,6 +189,7 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
                 places=args.burst_places,
                 clients=args.burst_clients,
                 second_limit=args.burst_server_limit,
+                webs=args.burst_webs,
                 progress=progress,
             )
             figures += found
