@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from activities_impl.report import (
     ReportData,
     build_report,
+    chart,
     collect_report_data,
     render_chart,
     render_csv,
@@ -167,6 +169,15 @@ def test_chart_is_a_png(store, ids):
     assert 5_000 < len(png) < 500_000
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert 400 <= width <= 2000 and 200 <= height <= 2000
+
+
+def test_chart_is_what_savefig_writes(store, ids):
+    """`render_chart` draws once (`print_png`); `savefig` draws twice, first for the layout: the same PNG."""
+    data = collect_report_data(store, ACTIVITY)
+    for each in (data, dataclasses.replace(data, registrations_by_org={})):
+        buffer = io.BytesIO()
+        chart(each).figure.savefig(buffer, format="png", metadata={"Software": None})
+        assert render_chart(each) == buffer.getvalue()
 
 
 def test_build_report_does_not_save_and_has_no_personal_data(store, ids):
