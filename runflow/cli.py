@@ -35,6 +35,7 @@ from domain.plan import ActivityPlan, PlanError, load_plan
 from domain.plan_source import shown
 from domain.reference import default_reference
 from domain.tables import StaffMember
+from runflow.schedule_cli import schedule_app  # typer only at import
 from runflow.year_cli import year_app  # typer only at import, like this module
 
 
@@ -91,6 +92,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(activity_app, name="activity")
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
+app.add_typer(schedule_app, name="schedule")
 app.add_typer(year_app, name="year")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
