@@ -333,11 +333,17 @@ class Recurrence(BaseModel):
         return f"every {format_duration(self.every)}" + (f" from {self.first.isoformat()}" if self.first else "")
 
     def swedish(self) -> str:
-        """For the back-office: 'var 26:e vecka', 'den 15 januari och augusti kl. 08.00'."""
+        """For the back-office: 'var 26:e vecka från 15 januari 2027', 'den 15 januari och augusti kl. 08.00'."""
         if self.calendar is not None:
             return calendar_swedish(self.calendar)
         assert self.every is not None
-        return every_swedish(self.every)
+        return every_swedish(self.every) + (f" från {day_swedish(self.first)}" if self.first else "")
+
+
+def day_swedish(at: datetime) -> str:
+    """'onsdag 30 december 2026', in Swedish time: the day a round's registration opens when the schedule fires."""
+    local = at.astimezone(STOCKHOLM)
+    return f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 def _ordinal(n: int) -> str:

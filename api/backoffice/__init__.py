@@ -1,4 +1,5 @@
-"""The coordinators' back-office under /admin: sign-in, overview, activity pages, forms, contacts, API tokens.
+"""The coordinators' back-office under /admin: sign-in, overview, activity pages, forms, contacts, API tokens,
+recurring rounds' schedules.
 
 `mount_backoffice(app, ...)` adds its routes and its answers to anonymous visitors (303 to sign in), viewers
 changing things (403) and forms without a CSRF token (403). Every page works without JavaScript.
@@ -17,6 +18,7 @@ from api.backoffice.messages import messages_router
 from api.backoffice.office_log import office_log_router
 from api.backoffice.oidc import OidcSignIn
 from api.backoffice.plan_pages import plan_router
+from api.backoffice.schedules import schedules_router
 from api.backoffice.signin import signin_router
 from api.backoffice.steering import steering_router
 from api.backoffice.tokens import tokens_router
@@ -40,6 +42,7 @@ def mount_backoffice(app: FastAPI, bo: BackOffice) -> None:
         tokens_router(bo),
         contacts_router(bo),
         office_log_router(bo),
+        schedules_router(bo),
     )
     for router in routers:
         app.include_router(router, prefix=ADMIN)

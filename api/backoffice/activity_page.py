@@ -54,6 +54,9 @@ AUDIT_LABELS = {
     "attendance": "Närvaro registrerad",
     "message": "Meddelande skickat",
     "undeliverable": "Mejl kom inte fram",
+    "round_created": "Ny omgång enligt schema",
+    "schedule_paused": "Schemat pausat",
+    "schedule_resumed": "Schemat återupptaget",
 }
 ACTIONS = {a.value for a in OverrideAction}
 FLASH = {  # ?klart= after a change: what the page confirms

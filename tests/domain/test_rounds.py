@@ -17,6 +17,7 @@ from domain.reference import default_reference
 from domain.rounds import (
     Calendar,
     Range,
+    Recurrence,
     RecurrenceError,
     RoundStarterInput,
     calendar_swedish,
@@ -247,6 +248,16 @@ def test_every_in_swedish():
     assert every_swedish(timedelta(weeks=2)) == "var 2:a vecka"
     assert every_swedish(timedelta(days=10)) == "var 10:e dag"
     assert every_swedish(timedelta(days=1, hours=1)) == "med 25h mellanrum"
+
+
+def test_a_recurrence_in_swedish_names_its_first_day():
+    every = Recurrence(every=timedelta(weeks=26), first=T("2027-01-14T23:30:00+00:00"))
+    assert every.swedish() == "var 26:e vecka från fredag 15 januari 2027"  # the day in Sweden
+    assert Recurrence(every=timedelta(weeks=4)).swedish() == "var 4:e vecka"
+    calendar = Recurrence(calendar=parse_calendar("month=8 day_of_month=15 hour=8"))
+    assert calendar.swedish() == "den 15 augusti kl. 08.00"
+    assert calendar.text() == "calendar month=8 day_of_month=15 hour=8 (Europe/Stockholm)"
+    assert every.text() == "every 26w from 2027-01-14T23:30:00+00:00"
 
 
 def test_the_interval_offset_makes_the_first_firing_fall_on_the_given_time():

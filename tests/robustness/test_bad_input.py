@@ -615,6 +615,40 @@ BACKOFFICE = [
         422,
         "giltig e-postadress",
     ),
+    # Recurring rounds: a schedule's note goes to Temporal as plain text (checked before Temporal is asked).
+    (
+        "schedule: e-mail address in the note",
+        "/admin/tokens",
+        "/admin/schedules/rounds-{id}/pause",
+        {"note": "fråga pia@skola.test"},
+        422,
+        "e-postadress",
+    ),
+    (
+        "schedule: 10,000-character note",
+        "/admin/tokens",
+        "/admin/schedules/rounds-{id}/pause",
+        {"note": "x" * 10_000},
+        422,
+        "högst 200 tecken",
+    ),
+    (
+        "schedule: escape in the note",
+        "/admin/tokens",
+        "/admin/schedules/rounds-{id}/resume",
+        {"note": "Paus\x1b[31m"},
+        422,
+        "på en rad",
+    ),
+    ("schedule: not a schedule", "/admin/tokens", "/admin/schedules/{id}/pause", {}, 404, "inget sådant schema"),
+    (
+        "schedule: no CSRF token",
+        "/admin/tokens",
+        "/admin/schedules/rounds-{id}/pause",
+        {"csrf_token": None},
+        403,
+        "Formuläret har gått ut",
+    ),
 ]
 
 
