@@ -1,7 +1,7 @@
 """Side experiments behind the findings in BENCHMARKS.md (not part of `make bench`; they change nothing in runflow).
 
     python -m bench.probes updates   # bare Updates on one workflow: concurrency sweep, server limit, client-side cap
-    python -m bench.probes outbox    # what one e-mail costs in the outbox: transactions, SMTP connection, fsync
+    python -m bench.probes outbox    # what one e-mail costs in the outbox (wall and CPU): transactions, SMTP, fsync
 
 Both print one small table. Loopback only, temp directories, one dev server at a time.
 """
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import itertools
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,67 +94,62 @@ async def probe_updates(total: int, clients: list[int], cap: int) -> list[Figure
     return rows
 
 
-def batched_outbox(store, host: str, port: int, sender: str):
-    """A sketch of the outbox speed-up (bench only, not used by runflow): the same rows and keys, but one
-    transaction claims the whole batch, one SMTP connection carries it, and each message is still marked sent
-    on its own right after the SMTP server took it (so a crash re-sends at most one message, as now)."""
-    import aiosmtplib
-    from sqlmodel import select
-
-    from activities_impl.outbox import Outbox, to_email
-    from domain.tables import OutboxMessage
-
-    def claim_all(keys: list[str], now: datetime, lease_seconds: float = 300) -> list:
-        with store.session() as s:
-            rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.key.in_(keys)).with_for_update()))
-            claimed = []
-            for row in rows:
-                if row.status == "sent" or (
-                    row.status == "sending"
-                    and row.claimed_at
-                    and (now - row.claimed_at).total_seconds() < lease_seconds
-                ):
-                    continue
-                row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
-                s.add(row)
-                claimed.append(row)
-            return claimed
-
-    class BatchedOutbox(Outbox):
-        async def send(self, envelopes) -> int:
-            if not envelopes:
-                return 0
-            keys = await asyncio.to_thread(store.enqueue, [e.row() for e in envelopes])
-            rows = await asyncio.to_thread(claim_all, keys, datetime.now(UTC))
-            if not rows:
-                return 0
-            async with aiosmtplib.SMTP(hostname=host, port=port) as smtp:
-                for row in rows:
-                    try:
-                        await smtp.send_message(to_email(row, sender))
-                    except Exception:
-                        for rest in rows[rows.index(row) :]:
-                            await asyncio.to_thread(store.release, rest.key)
-                        raise
-                    await asyncio.to_thread(store.mark_sent, row.key, datetime.now(UTC))
-            return len(rows)
-
-    return BatchedOutbox(store, None, sender)
+SINK = """
+import sys
+from pathlib import Path
+from worker.smtp_sink import start_sink
+sink = start_sink(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+print("ready", flush=True)
+sys.stdin.read()  # until the probe closes it (or ends)
+sink.stop()
+"""
 
 
-async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
+class SinkProcess:
+    """`worker.smtp_sink` in a process of its own, as an SMTP server is: its CPU is not the outbox's."""
+
+    def __init__(self, directory: Path, port: int):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SINK, str(directory), str(port), HOST],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the SMTP sink did not start")
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+class Meter:
+    """Wall time and this process's CPU time (every thread: the store's calls run in `asyncio.to_thread`)."""
+
+    def __enter__(self) -> Meter:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+async def probe_outbox(emails: int) -> list[tuple[str, float, float, float, float]]:
+    """Rows of (name, wall FULL, CPU FULL, wall NORMAL, CPU NORMAL), seconds per e-mail."""
     from sqlalchemy import event
 
     from activities_impl.mailer import SmtpMailer
     from activities_impl.outbox import Envelope, Outbox, to_email
     from activities_impl.store import Store
+    from bench.lifecycle import lifecycle_plan
     from domain.reference import default_reference
-    from worker.smtp_sink import start_sink
 
     workdir = Path(tempfile.mkdtemp(prefix="runflow-probe-"))
     port = free_port()
-    sink = start_sink(workdir / "mail", port, HOST)
-    results: dict[str, dict[str, float]] = {}
+    sink = SinkProcess(workdir / "mail", port)
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     try:
         for sync in ("FULL", "NORMAL"):
             store = Store(f"sqlite:///{workdir / f'{sync}.db'}")
@@ -165,12 +161,11 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
 
             store.migrate()
             store.seed_reference(default_reference())
-            from bench.lifecycle import lifecycle_plan
-
             plan = lifecycle_plan("probe-outbox", datetime.now(UTC), open_after=60, reg_window=600, step=60, places=10)
             store.save_plan(plan, True)
 
-            def envelopes(tag: str) -> list[Envelope]:
+            def envelopes(tag: str, n: int = emails) -> list[Envelope]:
+                # a survey invitation's size: a subject, ~1 KB of text, no attachment
                 return [
                     Envelope(
                         key=f"probe|{tag}|{i}",
@@ -180,62 +175,63 @@ async def probe_outbox(emails: int) -> list[tuple[str, float, float]]:
                         subject="Utvärdering",
                         body="Hej!\n" + "Text " * 200,
                     )
-                    for i in range(emails)
+                    for i in range(n)
                 ]
 
             out = results.setdefault(sync, {})
             sender = "RUN <run@bench.test>"
             outbox = Outbox(store, SmtpMailer(HOST, port), sender)
-            batched = batched_outbox(store, HOST, port, sender)
-            for label, box in (
-                ("Outbox.send, one batch (now)", outbox),
-                ("  sketch: batch claim + one SMTP connection", batched),
-            ):
-                started = time.perf_counter()
-                await box.send(envelopes(f"send-{label}"))
-                out[label] = (time.perf_counter() - started) / emails
+            await outbox.send(envelopes("warm-up", 5))  # imports, the engine's first connections
+            with Meter() as m:
+                await outbox.send(envelopes("send"))
+            out[f"Outbox.send, one mailing of {emails}"] = (m.wall / emails, m.cpu / emails)
+            one_by_one = Outbox(store, SmtpMailer(HOST, port), sender, batch_size=1)
+            with Meter() as m:
+                await one_by_one.send(envelopes("one-by-one"))
+            out["  the same with batch_size=1"] = (m.wall / emails, m.cpu / emails)
             # six activities mailing at once, as after a deadline with several activities: SQLite's one writer
-            for label, box in (
-                ("Outbox.send, 6 batches at once (now)", outbox),
-                ("  sketch, 6 batches at once", batched),
-            ):
-                batches = [envelopes(f"par-{label}-{b}")[: max(1, emails // 6)] for b in range(6)]
-                started = time.perf_counter()
-                await asyncio.gather(*(box.send(batch) for batch in batches))
-                out[label] = (time.perf_counter() - started) / sum(len(b) for b in batches)
+            batches = [envelopes(f"par-{b}", max(1, emails // 6)) for b in range(6)]
+            with Meter() as m:
+                await asyncio.gather(*(outbox.send(batch) for batch in batches))
+            n = sum(len(b) for b in batches)
+            out["Outbox.send, 6 mailings at once"] = (m.wall / n, m.cpu / n)
+
+            # the parts, one at a time
             rows = [e.row() for e in envelopes("parts")]
-            started = time.perf_counter()
-            keys = store.enqueue(rows)
-            out["  enqueue (one transaction per batch)"] = (time.perf_counter() - started) / emails
-            started = time.perf_counter()
-            claimed = [store.claim(k, datetime.now(UTC)) for k in keys]
-            out["  claim (one transaction per e-mail)"] = (time.perf_counter() - started) / emails
-            message = to_email(claimed[0], "RUN <run@bench.test>")
-            started = time.perf_counter()
-            for _ in range(emails):
-                to_email(claimed[0], "RUN <run@bench.test>")
-            out["  to_email (build the MIME message)"] = (time.perf_counter() - started) / emails
-            mailer = SmtpMailer(HOST, port)
-            started = time.perf_counter()
-            for _ in range(emails):
-                await mailer.send(message)
-            out["  SMTP, a new connection per e-mail (now)"] = (time.perf_counter() - started) / emails
+            with Meter() as m:
+                keys = store.enqueue(rows)
+            out["  enqueue (one transaction per mailing)"] = (m.wall / emails, m.cpu / emails)
+            with Meter() as m:
+                claimed = [store.claim(k, datetime.now(UTC)) for k in keys]
+            out["  claim, one transaction per e-mail"] = (m.wall / emails, m.cpu / emails)
+            batch_keys = store.enqueue([e.row() for e in envelopes("parts-batch")])
+            with Meter() as m:
+                for start in range(0, emails, 50):
+                    store.claim_batch(batch_keys[start : start + 50], datetime.now(UTC))
+            out["  claim_batch, one transaction per 50"] = (m.wall / emails, m.cpu / emails)
+            with Meter() as m:
+                messages = [to_email(row, sender) for row in claimed]
+            out["  to_email (build the MIME message)"] = (m.wall / emails, m.cpu / emails)
             import aiosmtplib
 
-            started = time.perf_counter()
-            async with aiosmtplib.SMTP(hostname=HOST, port=port) as smtp:
-                for _ in range(emails):
-                    await smtp.send_message(message)
-            out["  SMTP, one connection per batch"] = (time.perf_counter() - started) / emails
-            started = time.perf_counter()
-            for k in keys:
-                store.mark_sent(k, datetime.now(UTC))
-            out["  mark_sent (one transaction per e-mail)"] = (time.perf_counter() - started) / emails
+            with Meter() as m:
+                for message in messages:
+                    await aiosmtplib.send(message, hostname=HOST, port=port)
+            out["  SMTP, a new connection per e-mail"] = (m.wall / emails, m.cpu / emails)
+            with Meter() as m:
+                async with aiosmtplib.SMTP(hostname=HOST, port=port) as smtp:
+                    for message in messages:
+                        await smtp.send_message(message)
+            out["  SMTP, one connection for all"] = (m.wall / emails, m.cpu / emails)
+            with Meter() as m:
+                for k in keys:
+                    store.mark_sent(k, datetime.now(UTC))
+            out["  mark_sent, one transaction per e-mail"] = (m.wall / emails, m.cpu / emails)
             store.engine.dispose()
     finally:
         sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return [(name, results["FULL"][name], results["NORMAL"][name]) for name in results["FULL"]]
+    return [(name, *results["FULL"][name], *results["NORMAL"][name]) for name in results["FULL"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--clients", default="1,8,10,20,50", help="comma-separated caller counts")
     u.add_argument("--cap", type=int, default=8, help="client-side cap of Updates in flight for the last run")
     o = sub.add_parser("outbox", help="the cost of one e-mail in the outbox")
-    o.add_argument("--emails", type=int, default=200)
+    o.add_argument("--emails", type=int, default=500)
     args = p.parse_args(argv)
     if args.probe == "updates":
         rows = asyncio.run(probe_updates(args.total, [int(c) for c in args.clients.split(",")], args.cap))
@@ -261,14 +257,21 @@ def main(argv: list[str] | None = None) -> int:
             d = r.details
             print(f"{r.label:<{width}}  {r.value:8.0f}  {d['p99_ms']:8.0f}  {d['per_s']:7.0f}  {d['failed']:6d}")
     else:
-        rows = asyncio.run(probe_outbox(args.emails))
-        width = max(len(name) for name, _, _ in rows)
+        outbox_rows = asyncio.run(probe_outbox(args.emails))
+        width = max(len(row[0]) for row in outbox_rows)
         print(
-            f"{'outbox, ms per e-mail (' + str(args.emails) + ' e-mails)':<{width}}  {'SQLite FULL':>11}  "
-            f"{'NORMAL':>8}   (PRAGMA synchronous; FULL is what runflow runs with)"
+            f"{'outbox, ms per e-mail (' + str(args.emails) + ' e-mails)':<{width}}  {'wall FULL':>9}  "
+            f"{'CPU FULL':>8}  {'wall NORMAL':>11}  {'CPU NORMAL':>10}"
         )
-        for name, full, normal in rows:
-            print(f"{name:<{width}}  {full * 1000:11.2f}  {normal * 1000:8.2f}")
+        for name, wall_full, cpu_full, wall_normal, cpu_normal in outbox_rows:
+            print(
+                f"{name:<{width}}  {wall_full * 1000:9.2f}  {cpu_full * 1000:8.2f}  {wall_normal * 1000:11.2f}  "
+                f"{cpu_normal * 1000:10.2f}"
+            )
+        print(
+            "(SQLite PRAGMA synchronous FULL is what runflow runs with; CPU: this process, all threads; "
+            "the SMTP sink runs in its own process)"
+        )
     return 0
 
 
