@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import random
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -109,12 +110,21 @@ def _status_name(status: WorkflowExecutionStatus | None) -> str:
 
 
 class Service:
-    def __init__(self, client: Client, store: Store, task_queue: str, *, update_timeout: float = UPDATE_ANSWER_SECONDS):
+    def __init__(
+        self,
+        client: Client,
+        store: Store,
+        task_queue: str,
+        *,
+        update_timeout: float = UPDATE_ANSWER_SECONDS,
+        updates_in_flight: int = UPDATES_IN_FLIGHT_PER_ACTIVITY,
+    ):
+        """`updates_in_flight`: how many Updates this process lets through per activity at once. The gates of all
+        processes that send Updates (web replicas, CLI) must add up to no more than the server's
+        `history.maxInFlightUpdates`: beyond it the server aborts Updates it had admitted (BENCHMARKS.md)."""
         self.client, self.store, self.task_queue = client, store, task_queue
         self.update_timeout = update_timeout
-        self._gates: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(UPDATES_IN_FLIGHT_PER_ACTIVITY)
-        )
+        self._gates: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(updates_in_flight))
 
     async def _update(
         self,
@@ -127,17 +137,19 @@ class Service:
 
         The server admits at most `history.maxInFlightUpdates` Updates per workflow at once (10 by default) and
         answers RESOURCE_EXHAUSTED to the next. The client's own RPC retries take that first; should they give up,
-        the Update (never admitted, so never carried out) is sent again after a short, jittered pause, within the
-        same time budget. So several web processes share the server's limit: each gate bounds one process, and
-        together they may ask for more than the server takes (tests/integration/test_update_limit.py)."""
+        the Update is sent again after a short, jittered pause, within the same time budget, with the same Update
+        id, so a resend of one the server did take gets that one's outcome instead of being carried out twice.
+        Several web processes share the server's limit when their gates add up to no more than it (see
+        `__init__`; tests/integration/test_update_limit.py)."""
         async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
             try:
                 async with asyncio.timeout(self.update_timeout):
                     pause = 0.01
+                    update_id = str(uuid.uuid4())  # one id for every resend: the server answers a repeat once
                     while True:
                         try:
                             return await handle.execute_update(
-                                update, arg, rpc_timeout=timedelta(seconds=self.update_timeout)
+                                update, arg, id=update_id, rpc_timeout=timedelta(seconds=self.update_timeout)
                             )
                         except RPCError as exc:
                             if exc.status is not RPCStatusCode.RESOURCE_EXHAUSTED:

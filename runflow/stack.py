@@ -143,7 +143,7 @@ async def run_stack(config: StackConfig) -> int:
         store = open_store(settings, migrate=True)
         client = await wait_for_temporal(settings, temporal)
         activities = build_activities(store, smtp_mailer(settings), settings)
-        service = Service(client, store, settings.task_queue)
+        service = Service(client, store, settings.task_queue, updates_in_flight=settings.updates_in_flight_per_activity)
         app = create_app(
             store,
             service,

@@ -65,7 +65,7 @@ async def connect_with_retry(settings: Settings, timeout: float) -> Client:
 def build_app(settings: Settings, client: Client) -> FastAPI:
     """The web app for these settings, on a connected client (the store is not migrated here)."""
     store = open_store(settings)
-    service = Service(client, store, settings.task_queue)
+    service = Service(client, store, settings.task_queue, updates_in_flight=settings.updates_in_flight_per_activity)
     return create_app(
         store,
         service,

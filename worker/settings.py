@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # without one of at least MIN_SECRET_KEY_LENGTH characters (see `secret_key_problem`).
     secret_key: str = ""
     api_token: str | None = None  # bearer token of the coordinators' HTTP API (/api); unset: the API refuses all
+    # Updates (registrations, withdrawals, decisions) this process lets through per activity at once. The sum over
+    # every process that sends them (web replicas, CLI) must stay within the Temporal server's
+    # history.maxInFlightUpdates (10 by default): two web replicas at 8 need it at 16 or more (BENCHMARKS.md).
+    updates_in_flight_per_activity: int = Field(default=8, ge=1, le=1000)
 
     # Staff sign-in with OpenID Connect (the university's provider, or a SAML-to-OIDC proxy for SWAMID and
     # Skolfederation). All three or none: without them staff sign in with one-time links only. The redirect URI to

@@ -1,9 +1,9 @@
 """Several web processes share the server's limit on Updates in flight per workflow.
 
-A Temporal dev server that admits only 2 Updates per workflow at once (`history.maxInFlightUpdates=2`), and two
-`Service`s (as two web processes would have), each letting 8 through per activity: 40 registrations at once are
-all answered (the ones the server turned away were sent again: they had not been admitted), the seats are exact,
-and nobody is registered twice."""
+A Temporal dev server that admits only 4 Updates per workflow at once (`history.maxInFlightUpdates=4`), and two
+`Service`s (as two web processes would have) sized as documented, each letting 2 through per activity (2 + 2 = the
+server's 4): 60 registrations at once are all answered, the seats are exact, nobody is registered twice and the
+waiting list is in the order the workflow took the seats."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from worker.worker import build_activities, build_worker
 
 pytestmark = pytest.mark.integration
 TASK_QUEUE = "update-limit"
-PEOPLE, PLACES = 40, 25
+PEOPLE, PLACES = 60, 35
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ async def tight_server(tmp_path_factory):
     server = DevServer(
         tmp_path_factory.mktemp("temporal") / "temporal.log",
         log_level="error",
-        extra_args=["--dynamic-config-value", "history.maxInFlightUpdates=2"],
+        extra_args=["--dynamic-config-value", "history.maxInFlightUpdates=4"],
     ).start()
     try:
         await server.connect()
@@ -49,7 +49,7 @@ async def test_two_web_processes_share_a_tight_server_limit(tight_server, tmp_pa
     settings = Settings(web_base_url="http://web.test", secret_key="k" * 40, smtp_from="RUN <run@test>")
     client = tight_server.client
     plan = plan_in_seconds("grans-test", datetime.now(UTC), places=PLACES, opens=1, deadline=600, min_participants=0)
-    webs = [Service(client, store, TASK_QUEUE), Service(client, store, TASK_QUEUE)]
+    webs = [Service(client, store, TASK_QUEUE, updates_in_flight=2) for _ in range(2)]
     async with build_worker(client, build_activities(store, MemoryMailer(), settings), TASK_QUEUE):
         await webs[0].start(plan)
 
