@@ -12,31 +12,31 @@ by import-linter (`make lint`).
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
-from activities_impl.store import Store
-from api.directory import Directory
-from api.service import Refused, Service, Unconfirmed
-from domain.email_address import InvalidEmail, parse_email
-from domain.lifecycle import ActivityStatus, OverrideAction
 from domain.phases import Phase
-from domain.plan import ActivityPlan, PlanError, load_plan
-from domain.plan_source import shown
-from domain.reference import default_reference
-from domain.tables import StaffMember
 from runflow.schedule_cli import schedule_app  # typer only at import
 from runflow.year_cli import year_app  # typer only at import, like this module
+
+if TYPE_CHECKING:
+    from activities_impl.store import Store
+    from api.service import Service
+    from domain.lifecycle import ActivityStatus
+    from domain.plan import ActivityPlan
+    from domain.tables import StaffMember
+
+# What `runflow --help` and every command's argument parsing need is above: typer and the standard library (and
+# `domain.phases`, an enum). Everything else is imported by the command that uses it, when it runs: the Temporal
+# client, the store (SQLAlchemy), the worker, the web, even pydantic (the settings, the plan). A test keeps it so
+# (tests/api/test_cli_imports.py); `python -X importtime -m runflow --help` shows what is imported.
 
 
 def _usage_error(exc: BaseException) -> bool:
@@ -96,6 +96,9 @@ app.add_typer(schedule_app, name="schedule")
 app.add_typer(year_app, name="year")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+# The values of `domain.lifecycle.OverrideAction` (a pydantic module, which `--help` need not import; a test keeps
+# the two the same).
+DecisionName = Literal["run", "extend", "postpone", "cancel"]
 T = TypeVar("T")
 
 
@@ -116,6 +119,9 @@ def emit(data: dict[str, Any], as_json: bool, human: str | None = None) -> None:
 
 
 def read_plan(path: Path) -> ActivityPlan:
+    from domain.plan import PlanError, load_plan
+    from domain.reference import default_reference
+
     try:
         return load_plan(str(path), default_reference())
     except PlanError as exc:
@@ -129,6 +135,9 @@ def read_plan(path: Path) -> ActivityPlan:
 
 def email_option(option: str, text: str) -> str:
     """The normalised address, or exit 2 with one line naming the option and why."""
+    from domain.email_address import InvalidEmail, parse_email
+    from domain.plan_source import shown
+
     try:
         return parse_email(text)
     except InvalidEmail as exc:
@@ -145,8 +154,18 @@ def parse_time(text: str) -> datetime:
     return value
 
 
+def outcome(result: T | BaseException) -> T:
+    """A result of `asyncio.gather(..., return_exceptions=True)`, or its exception raised."""
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 def run_with_service(work: Callable[[Service], Awaitable[T]]) -> T:
     """Connect, run `work`, and turn refusals into exit code 2 and connection trouble into exit code 1."""
+    import asyncio
+
+    from api.service import Refused, Service, Unconfirmed
     from worker.client import connect
     from worker.settings import get_settings
     from worker.wiring import open_store
@@ -172,6 +191,9 @@ def run_with_service(work: Callable[[Service], Awaitable[T]]) -> T:
 @plan_app.command("check")
 def plan_check(file: Path, as_json: JsonFlag = False) -> None:
     """Validate a plan file; name every problem by its field."""
+    from domain.plan import PlanError, load_plan
+    from domain.reference import default_reference
+
     try:
         plan = load_plan(str(file), default_reference())
     except PlanError as exc:
@@ -210,13 +232,20 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 @activity_app.command("show")
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     """Phase, counts, next due time, sessions and decisions of one activity."""
+    from api.directory import Directory
 
     async def work(service: Service) -> tuple[ActivityStatus, list[dict[str, Any]], list[dict[str, Any]]]:
-        return (
-            await service.status(activity_id),
-            await service.undeliverable(activity_id),
-            await Directory(service.store).survey_counts(activity_id),
+        import asyncio
+
+        # The query waits on Temporal and the worker, the store reads on the database: side by side. A failure is
+        # raised in the order they are listed (an unknown activity is refused before a store problem shows).
+        status, undeliverable, surveys = await asyncio.gather(
+            service.status(activity_id),
+            service.undeliverable(activity_id),
+            Directory(service.store).survey_counts(activity_id),
+            return_exceptions=True,
         )
+        return outcome(status), outcome(undeliverable), outcome(surveys)
 
     status, undeliverable, surveys = run_with_service(work)
     data = {**status.model_dump(mode="json"), "surveys": surveys, "undeliverable": undeliverable}
@@ -310,25 +339,28 @@ def withdraw(
 @app.command()
 def decide(
     activity_id: str,
-    action: Annotated[OverrideAction, typer.Argument(help="run | cancel | extend | postpone")],
+    action: Annotated[DecisionName, typer.Argument(help="run | cancel | extend | postpone")],
     until: Annotated[str | None, typer.Option(help="New deadline for extend (ISO-8601 with offset).")] = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="The new plan file for postpone.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The coordinator's decision when enrolment is low."""
-    if action is OverrideAction.EXTEND and until is None:
+    from domain.lifecycle import OverrideAction
+
+    decision = OverrideAction(action)
+    if decision is OverrideAction.EXTEND and until is None:
         fail("extend needs --until with the new deadline")
-    if action is OverrideAction.POSTPONE and plan is None:
+    if decision is OverrideAction.POSTPONE and plan is None:
         fail("postpone needs --plan with the new plan file")
-    if action not in (OverrideAction.EXTEND,) and until is not None:
+    if decision is not OverrideAction.EXTEND and until is not None:
         fail("--until only goes with extend")
     new_plan = read_plan(plan) if plan is not None else None
     try:
         new_deadline = parse_time(until) if until else None
     except BadInput as exc:
         fail(str(exc))
-    phase = run_with_service(lambda service: service.decide(activity_id, action, until=new_deadline, plan=new_plan))
-    emit({"id": activity_id, "action": action.value, "phase": phase}, as_json, f"{activity_id}: {phase}")
+    phase = run_with_service(lambda service: service.decide(activity_id, decision, until=new_deadline, plan=new_plan))
+    emit({"id": activity_id, "action": decision.value, "phase": phase}, as_json, f"{activity_id}: {phase}")
 
 
 @app.command()
@@ -372,8 +404,14 @@ def participants(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per registration).")] = False,
 ) -> None:
     """Who registered: status, waiting-list position, organisation, role, school, team, registered at."""
+    import asyncio
+    import csv
+    import io
+
     from sqlalchemy.exc import OperationalError
 
+    from api.directory import Directory
+    from domain.plan_source import shown
     from worker.settings import get_settings
     from worker.wiring import open_store
 
@@ -486,6 +524,8 @@ def staff_row(member: StaffMember) -> dict[str, Any]:
 
 def active_member(store: Store, email: str) -> StaffMember:
     """The active staff member with this address, or exit 2."""
+    from domain.plan_source import shown
+
     member = store.staff_by_email(email)
     if member is None:
         fail(f"no staff member with --email {shown(email)} (add one with `runflow staff add`)")
@@ -538,6 +578,8 @@ def staff_link(
     as_json: JsonFlag = False,
 ) -> None:
     """Print a one-time sign-in link (valid 15 minutes) and e-mail it to the member."""
+    import asyncio
+
     from api.backoffice.signin import new_signin_link, signin_mail
     from domain.staff import SIGNIN_LINK_LIFETIME
     from worker.settings import get_settings
@@ -588,6 +630,8 @@ def staff_deactivate(
     email: Annotated[str, typer.Option(help="The staff member's e-mail address.")], as_json: JsonFlag = False
 ) -> None:
     """Deactivate a staff member: their sessions end and their tokens are revoked at once."""
+    from domain.plan_source import shown
+
     email = email_option("--email", email)
 
     def deactivate(store: Store) -> StaffMember:
@@ -626,6 +670,8 @@ def staff_token(
 @app.command()
 def worker() -> None:
     """Run a worker (settings from the environment)."""
+    import asyncio
+
     from worker.settings import get_settings, secret_key_problem
     from worker.wiring import run_worker_forever
 
@@ -665,6 +711,8 @@ def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Start the demo activity.")] = True,
 ) -> None:
     """Start the embedded stack: Temporal dev server + UI, SMTP sink, worker, web; Ctrl-C stops it."""
+    import asyncio
+
     from runflow.stack import StackConfig, run_stack
 
     config = StackConfig(
