@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -17,8 +18,15 @@ from domain.tables import (
     SurveyAnswer,
 )
 
-# What Python's `str.strip()` removes: a text answer of only these is blank (SQL's trim() alone removes spaces only).
-WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+@cache
+def whitespace() -> str:
+    """What Python's `str.strip()` removes: a text answer of only these is blank (SQL's trim() alone removes spaces
+    only). Found by trying every code point (~60 ms): once, when a report first needs it, not in every process that
+    imports the store."""
+    return "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
 # Integers up to SMALL_INT are summed by the database, up to EXACT_COUNT of them per question: their sum is then below
 # 2**53, exact in a float, as Python's sum of the same numbers as floats is (in any order).
 SMALL_INT = 2**31 - 1
@@ -130,7 +138,7 @@ class Reports(StoreBase):
         dict, so they have no duplicate keys (SQLite would count both, Python and PostgreSQL the last).
         """
         postgres = self.engine.dialect.name == "postgresql"
-        params = {"a": activity_id, "ws": WHITESPACE, "json_ws": JSON_WHITESPACE, "nul": NUL_ESCAPE}
+        params = {"a": activity_id, "ws": whitespace(), "json_ws": JSON_WHITESPACE, "nul": NUL_ESCAPE}
         with self.engine.connect() as connection:
             surveys = _rows(connection, _SURVEYS.format(find="strpos" if postgres else "instr"), params)
             tallies = [AnswerTally(survey, None, "answers", None, n, 0) for survey, n, _ in surveys]
