@@ -16,11 +16,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import burst, lifecycle, memory, overview, report_gen, roundtrip
+from bench import burst, cli, lifecycle, memory, overview, report_gen, roundtrip
 from bench.results import Figure, table, write_json
 from bench.stack import BenchStack, machine_info
 
-ALL = ("roundtrip", "burst", "lifecycle", "memory", "overview", "report")
+ALL = ("roundtrip", "burst", "lifecycle", "memory", "overview", "cli", "report")
 HERE = Path(__file__).resolve().parent
 
 DEFAULTS = {
@@ -38,6 +38,7 @@ DEFAULTS = {
     "burst_webs": 2,
     "open_activities": 1000,
     "overview_activities": 200,
+    "cli_runs": 7,
     "participants": 100_000,
     "repeats": 3,
 }
@@ -56,6 +57,7 @@ QUICK = {
     "burst_webs": 2,
     "open_activities": 100,
     "overview_activities": 50,
+    "cli_runs": 3,
     "participants": 10_000,
     "repeats": 1,
 }
@@ -122,6 +124,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help=f"overview: open activities on GET /admin/ (default {DEFAULTS['overview_activities']})",
     )
+    p.add_argument(
+        "--cli-runs",
+        type=int,
+        help=f"cli: runs of each command (runflow --help, activity show, the floor), the median counts "
+        f"(default {DEFAULTS['cli_runs']})",
+    )
     p.add_argument("--participants", type=int, help=f"report: participants (default {DEFAULTS['participants']:,})")
     p.add_argument("--repeats", type=int, help="report and overview: repetitions, the median counts (default 3)")
     p.add_argument(
@@ -152,7 +160,7 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
     stack = BenchStack(workdir, encrypt=args.encrypt)
     if args.server_max_inflight_updates:
         stack.server_args = ["--dynamic-config-value", f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
-    needs_server = any(b in args.only for b in ("overview", "roundtrip", "burst", "lifecycle", "memory"))
+    needs_server = any(b in args.only for b in ("overview", "cli", "roundtrip", "burst", "lifecycle", "memory"))
     try:
         if needs_server:
             progress("starting the Temporal dev server, store and SMTP sink")
@@ -165,6 +173,11 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure]
             found, info = await overview.run(
                 stack, count=args.overview_activities, repeats=args.repeats, progress=progress
             )
+            figures += found
+            problems += info["problems"]
+        if "cli" in args.only:
+            progress("cli: runflow --help and runflow activity show against temporal workflow describe")
+            found, info = await cli.run(stack, repeats=args.cli_runs, progress=progress)
             figures += found
             problems += info["problems"]
         if "roundtrip" in args.only:
