@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -18,15 +18,13 @@ from domain.tables import (
     SurveyAnswer,
 )
 
-
-@cache
-def whitespace() -> str:
-    """What Python's `str.strip()` removes: a text answer of only these is blank (SQL's trim() alone removes spaces
-    only). Found by trying every code point (~60 ms): once, when a report first needs it, not in every process that
-    imports the store."""
-    return "".join(c for c in map(chr, range(0x110000)) if c.isspace())
-
-
+# What Python's `str.strip()` removes: a text answer of only these is blank (SQL's trim() alone removes spaces only).
+# Every code point whose str.isspace() is true (a test checks it against this Python's), written out: finding them
+# takes ~60 ms, which no process importing the store should pay.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 # Integers up to SMALL_INT are summed by the database, up to EXACT_COUNT of them per question: their sum is then below
 # 2**53, exact in a float, as Python's sum of the same numbers as floats is (in any order).
 SMALL_INT = 2**31 - 1
@@ -40,17 +38,16 @@ _SURVEYS = """
 SELECT survey, COUNT(*), COUNT(CASE WHEN {find}(answers_json, :nul) > 0 THEN 1 END)
 FROM survey_answer WHERE activity_id = :a GROUP BY survey"""
 
-# The values of the documents' top-level keys per survey, key and JSON type: how many, the sum, least and greatest
-# of the numbers, how many of them are not integral, how many texts are not blank. One pass over the JSON as in
-# bench/report_gen.py's floor; grouped by the plain type (an expression to group by costs SQLite ~40 % more), its
-# kind is decided in Python (`_member`). SQLite: a key that is not text belongs to a document that is not an object.
+# The values of the documents' top-level keys per survey, key and JSON type: how many, the sum of the numbers, and one
+# more count whose meaning depends on the type (every group has one type): for numbers those that are not small
+# integers, for texts those that are not blank. One pass over the JSON with three aggregates, as bench/report_gen.py's
+# floor; grouped by the plain type (grouping by an expression costs SQLite ~40 % more), the kind is decided in Python
+# (`_member`). SQLite: a key that is not text belongs to a document that is not an object.
 _SQLITE_MEMBERS = """
 SELECT a.survey, j.key, j.type, COUNT(*),
        TOTAL(CASE WHEN j.type = 'integer' THEN j.value END),
-       MIN(CASE WHEN j.type = 'integer' THEN j.value END),
-       MAX(CASE WHEN j.type = 'integer' THEN j.value END),
-       0,
-       SUM(CASE WHEN j.type = 'text' AND trim(j.value, :ws) <> '' THEN 1 ELSE 0 END)
+       SUM(CASE WHEN j.type = 'integer' THEN j.value NOT BETWEEN -:small AND :small
+                WHEN j.type = 'text' THEN trim(j.value, :ws) <> '' END)
 FROM survey_answer a, json_each(a.answers_json) j
 WHERE a.activity_id = :a
 GROUP BY a.survey, j.key, j.type"""
@@ -70,9 +67,9 @@ GROUP BY a.survey, j.key, kind, opt"""
 _POSTGRES_MEMBERS = """
 SELECT a.survey, m.key,
        CASE WHEN jsonb_typeof(m.value) = 'boolean' THEN m.value #>> '{}' ELSE jsonb_typeof(m.value) END,
-       COUNT(*), SUM(n.number), MIN(n.number), MAX(n.number),
-       COUNT(CASE WHEN n.number <> trunc(n.number) THEN 1 END),
-       COUNT(CASE WHEN jsonb_typeof(m.value) = 'string' AND btrim(m.value #>> '{}', :ws) <> '' THEN 1 END)
+       COUNT(*), SUM(n.number),
+       COUNT(CASE WHEN n.number <> trunc(n.number) OR abs(n.number) > :small THEN 1
+                  WHEN jsonb_typeof(m.value) = 'string' AND btrim(m.value #>> '{}', :ws) <> '' THEN 1 END)
 FROM survey_answer a
 CROSS JOIN LATERAL jsonb_each(
     CASE WHEN left(ltrim(a.answers_json, :json_ws), 1) = '{' THEN a.answers_json::jsonb ELSE '{}'::jsonb END
@@ -138,7 +135,7 @@ class Reports(StoreBase):
         dict, so they have no duplicate keys (SQLite would count both, Python and PostgreSQL the last).
         """
         postgres = self.engine.dialect.name == "postgresql"
-        params = {"a": activity_id, "ws": whitespace(), "json_ws": JSON_WHITESPACE, "nul": NUL_ESCAPE}
+        params = {"a": activity_id, "ws": WHITESPACE, "json_ws": JSON_WHITESPACE, "nul": NUL_ESCAPE, "small": SMALL_INT}
         with self.engine.connect() as connection:
             surveys = _rows(connection, _SURVEYS.format(find="strpos" if postgres else "instr"), params)
             tallies = [AnswerTally(survey, None, "answers", None, n, 0) for survey, n, _ in surveys]
@@ -165,19 +162,18 @@ class Reports(StoreBase):
             )
 
 
-def _rows(connection: Connection, sql: str, params: dict[str, str]) -> list[tuple[Any, ...]]:
+def _rows(connection: Connection, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in connection.execute(text(sql), params)]
 
 
-def _member(
-    survey: str, key: object, type_: str, n: int, total: Any, least: Any, greatest: Any, fractions: int, texts: int
-) -> AnswerTally | None:
-    """The tally of one row of the members' statement (`_SQLITE_MEMBERS`, `_POSTGRES_MEMBERS`)."""
+def _member(survey: str, key: object, type_: str, n: int, total: Any, flagged: Any) -> AnswerTally | None:
+    """The tally of one row of the members' statement (`_SQLITE_MEMBERS`, `_POSTGRES_MEMBERS`); `flagged` counts the
+    numbers that are not small integers, or the texts that are not blank."""
     if not isinstance(key, str) or type_ in ("null", "object"):
         return None  # ignored by the summary; a key that is not text: a document that is not an object (SQLite)
     if type_ in ("integer", "real", "number"):
-        exact = type_ != "real" and not fractions and least >= -SMALL_INT and greatest <= SMALL_INT and n < EXACT_COUNT
+        exact = type_ != "real" and not flagged and n < EXACT_COUNT
         return AnswerTally(survey, key, "integer" if exact else "other", None, n, int(total) if exact else 0)
     if type_ in ("text", "string"):
-        return AnswerTally(survey, key, "text", None, n, texts)
+        return AnswerTally(survey, key, "text", None, n, int(flagged))
     return AnswerTally(survey, key, type_, None, n, 0)  # "true", "false", "array"

@@ -210,6 +210,10 @@ def test_many_numbers_are_left_to_python_when_their_sum_could_round(activity, mo
     assert same(activity) == {"s1"}
 
 
+def test_whitespace_is_what_str_strip_removes():
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == store_reports.WHITESPACE
+
+
 def test_tallies(activity):
     add_answers(
         activity,
