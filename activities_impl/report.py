@@ -182,12 +182,23 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
     invited: Counter[str] = Counter()
     answered: Counter[str] = Counter()
     with store.session() as s:  # counted by the database: an activity may have 100,000 rows of each
-        rows = s.exec(
-            select(Registration.status, Participant.role, Organisation.short_name, func.sum(Registration.team_size))
+        # Grouped by organisation id, named afterwards: one join per group, not per registration.
+        grouped = (
+            select(
+                col(Registration.status).label("status"),
+                col(Participant.role).label("role"),
+                col(Participant.organisation_id).label("organisation_id"),
+                func.sum(Registration.team_size).label("people"),
+            )
             .join(Participant, col(Participant.id) == col(Registration.participant_id))
-            .join(Organisation, col(Organisation.id) == col(Participant.organisation_id))
             .where(Registration.activity_id == activity_id)
-            .group_by(Registration.status, Participant.role, Organisation.short_name)
+            .group_by(Registration.status, Participant.role, Participant.organisation_id)
+            .subquery()
+        )
+        rows = s.exec(
+            select(grouped.c.status, grouped.c.role, Organisation.short_name, grouped.c.people).join(
+                Organisation, col(Organisation.id) == grouped.c.organisation_id
+            )
         )
         for status, role, organisation, people in rows:
             people_by_status[status] += people
