@@ -182,7 +182,8 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
     invited: Counter[str] = Counter()
     answered: Counter[str] = Counter()
     with store.session() as s:  # counted by the database: an activity may have 100,000 rows of each
-        # Grouped by organisation id, named afterwards: one join per group, not per registration.
+        # Grouped by organisation id, named afterwards: one join per group, not per registration; the column with the
+        # most values first, which SQLite sorts faster.
         grouped = (
             select(
                 col(Registration.status).label("status"),
@@ -192,7 +193,7 @@ def collect_report_data(store: Store, activity_id: str) -> ReportData:
             )
             .join(Participant, col(Participant.id) == col(Registration.participant_id))
             .where(Registration.activity_id == activity_id)
-            .group_by(Registration.status, Participant.role, Participant.organisation_id)
+            .group_by(Participant.organisation_id, Participant.role, Registration.status)
             .subquery()
         )
         rows = s.exec(

@@ -42,7 +42,9 @@ FROM survey_answer WHERE activity_id = :a GROUP BY survey"""
 # more count whose meaning depends on the type (every group has one type): for numbers those that are not small
 # integers, for texts those that are not blank. One pass over the JSON with three aggregates, as bench/report_gen.py's
 # floor; grouped by the plain type (grouping by an expression costs SQLite ~40 % more), the kind is decided in Python
-# (`_member`). SQLite: a key that is not text belongs to a document that is not an object.
+# (`_member`). The key first: SQLite sorts the rows to group them, and compares them faster when the first column
+# tells more of them apart (~15 % less time than survey first, as the floor groups). SQLite: a key that is not text
+# belongs to a document that is not an object.
 _SQLITE_MEMBERS = """
 SELECT a.survey, j.key, j.type, COUNT(*),
        TOTAL(CASE WHEN j.type = 'integer' THEN j.value END),
@@ -50,7 +52,7 @@ SELECT a.survey, j.key, j.type, COUNT(*),
                 WHEN j.type = 'text' THEN trim(j.value, :ws) <> '' END)
 FROM survey_answer a, json_each(a.answers_json) j
 WHERE a.activity_id = :a
-GROUP BY a.survey, j.key, j.type"""
+GROUP BY j.key, j.type, a.survey"""
 
 # The strings in lists per survey, key and string; anything else in a list as "other".
 _SQLITE_OPTIONS = """
