@@ -82,6 +82,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help, as click prints it: rich's boxes cost ~70 ms of imports (rich, markdown-it, Pygments, attrs), half
+    # of what `runflow --help` takes with them (BENCHMARKS.md, the CLI). The sub-commands' help follows this setting.
+    rich_markup_mode=None,
     cls=OneLineUsageErrors,
 )
 plan_app = typer.Typer(help="Activity plans.", no_args_is_help=True)

@@ -20,7 +20,8 @@ from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Packages that cost tenths of a second or megabytes to import, none of which `runflow --help` needs.
+# Packages that cost tenths of a second or megabytes to import, none of which `runflow --help` needs (rich, with
+# markdown-it and Pygments, only draws boxes around help).
 HEAVY = {
     "activities_impl",
     "alembic",
@@ -31,10 +32,13 @@ HEAVY = {
     "fastapi",
     "icalendar",
     "jinja2",
+    "markdown_it",
     "matplotlib",
     "openpyxl",
     "pydantic",
     "pydantic_settings",
+    "pygments",
+    "rich",
     "sqlalchemy",
     "sqlmodel",
     "starlette",
