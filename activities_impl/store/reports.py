@@ -29,7 +29,7 @@ WHITESPACE = (
 # 2**53, exact in a float, as Python's sum of the same numbers as floats is (in any order).
 SMALL_INT = 2**31 - 1
 EXACT_COUNT = 2**22
-JSON_WHITESPACE = " \t\n\r"
+JSON_WHITESPACE = " \t\n\r"  # what JSON allows before a document's first token
 # A document holding a NUL character (PostgreSQL's jsonb refuses it, SQLite's JSON functions cut the text at it).
 NUL_ESCAPE = "\\u0000"
 
