@@ -310,21 +310,21 @@ async def test_a_batch_longer_than_the_lease_keeps_its_claims(store, mailer):
 
     class Slow(type(mailer)):
         async def send(self, message):
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)
             await super().send(message)
 
     slow = Slow()
-    lease = 0.6
+    lease = 1.6  # renewed every 0.8 s: room for a busy machine to be late with a renewal
     first = Outbox(store, slow, "RUN <run@test>", lease_seconds=lease, batch_size=20)
     second = Outbox(store, slow, "RUN <run@test>", lease_seconds=lease, batch_size=20)
-    batch = [envelope(f"k{i}", f"p{i}@skola.test") for i in range(12)]  # 1.2 s or more: twice the lease
+    batch = [envelope(f"k{i}", f"p{i}@skola.test") for i in range(16)]  # 4 s or more: over twice the lease
     sending = asyncio.create_task(first.send(batch))
-    await asyncio.sleep(lease + 0.2)  # past the first claim's lease, while the batch is still going out
+    await asyncio.sleep(lease + 0.4)  # past the first claim's lease, while the batch is still going out
     assert not sending.done()
     with pytest.raises(ClaimHeld):  # renewed: not stale, so not taken over
         await second.send(batch)
-    assert await sending == 12
-    assert sorted(m["Subject"] for m in slow.sent) == sorted(f"Ämne k{i}" for i in range(12))  # each once
+    assert await sending == 16
+    assert sorted(m["Subject"] for m in slow.sent) == sorted(f"Ämne k{i}" for i in range(16))  # each once
 
 
 async def test_a_claim_taken_over_after_the_lease_is_left_to_the_attempt_that_took_it(store, mailer):
