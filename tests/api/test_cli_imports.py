@@ -58,8 +58,9 @@ def loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     """The top-level packages in `sys.modules` once `code` has run in a fresh interpreter."""
     script = textwrap.dedent(code) + textwrap.dedent(
         """
-        import json as _json, sys as _sys
-        print(_json.dumps(sorted({name.partition(".")[0] for name in _sys.modules})))
+        import json as _json, os as _os, sys as _sys
+        print(_json.dumps(sorted({name.partition(".")[0] for name in _sys.modules})), flush=True)
+        _os._exit(0)  # as the console script ends: the Temporal client's runtime thread may not outlive finalizing
         """
     )
     done = subprocess.run(
