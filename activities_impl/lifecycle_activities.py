@@ -7,12 +7,14 @@ so a retried activity never sends a message twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from jinja2 import TemplateError
 from pydantic import ValidationError
 from temporalio import activity
 
@@ -20,24 +22,29 @@ from activities_impl import calendar as ics
 from activities_impl import report as reports
 from activities_impl.compose import FORMAT_NAMES, Composer, survey_text, when
 from activities_impl.mail_failures import ADDRESS_FAULTS, reason_in_swedish
-from activities_impl.outbox import Attachment, Envelope, Outbox
+from activities_impl.outbox import Attachment, Envelope, MailDeliveryError, Outbox
 from activities_impl.permanent import permanent_failures
-from activities_impl.store import Store, StoreError
+from activities_impl.store import ClaimHeld, Store, StoreError
 from domain.commands import (
     Announcement,
     AnnouncementKind,
     AttendanceRecord,
     DeadlineReminder,
     DecisionRecord,
+    FailedSeatChange,
     LowEnrolmentNotice,
     MessageRef,
     MessageSend,
     PlanRef,
+    RegistrationChange,
     RegistrationRecord,
+    SeatChanges,
+    SeatChangesRecorded,
     SessionReminder,
     SurveyCount,
     SurveySend,
     SurveyStep,
+    WithdrawalChange,
     WithdrawalRecord,
 )
 from domain.lifecycle import SeatStatus, audit_by
@@ -69,6 +76,31 @@ MAILING_NAMES = {  # what the organiser's notice calls the mailing
 def mailing_name(purpose: str) -> str:
     """What the organiser's notice calls a mailing ("message-12" is a coordinator's message)."""
     return MAILING_NAMES.get(purpose) or MAILING_NAMES.get(purpose.partition("-")[0]) or purpose
+
+
+HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout for seat changes is 15 s
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(every: float = HEARTBEAT_EVERY) -> AsyncIterator[None]:
+    """Heartbeat while the body runs (also through a slow store call or SMTP exchange): a worker that dies under the
+    activity is noticed within the heartbeat timeout, and the activity is retried elsewhere."""
+    if not activity.in_activity():
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 LIFECYCLE_ACTIVITY = "__runflow_lifecycle_activity__"
@@ -247,6 +279,129 @@ class LifecycleActivities:
                 )
             ],
         )
+
+    @lifecycle_activity()
+    async def record_seat_changes(self, batch: SeatChanges) -> SeatChangesRecorded:
+        """Registrations and withdrawals the workflow has answered: recorded in the store, then confirmed by e-mail,
+        in the order taken (one transaction for the rows; the e-mails in runs of one purpose, each run one send).
+
+        Retried as a whole: rows are written once (by registration id), each e-mail goes out once (outbox key). A
+        change that can never be recorded (its person is not in the store, its e-mail does not render) is returned
+        by id and not retried; the others are recorded all the same."""
+        async with heartbeating():
+            plan = await self._plan(batch)
+            failed = dict.fromkeys(
+                await asyncio.to_thread(self.store.record_seat_changes, batch.activity_id, batch.changes),
+                "unknown_participant",
+            )
+            ids = [c.registration_id for c in batch.changes]
+            ids += [p for c in batch.changes if isinstance(c, WithdrawalChange) for p in c.promoted]
+            found = {r.id: (r, p) for r, p in await self._registrations(plan.id, list(dict.fromkeys(ids)))}
+            sent = await self._calendars_sent(plan, [p for _, p in found.values()])
+            runs: list[list[Envelope]] = []  # consecutive e-mails of one purpose
+            for change in batch.changes:
+                if change.registration_id in failed:
+                    continue
+                try:
+                    if isinstance(change, RegistrationChange):
+                        if change.registration_id not in found:
+                            failed[change.registration_id] = "unknown_registration"
+                            continue
+                        envelopes = [self._registration_mail(plan, batch.plan_version, change, found, sent)]
+                    else:
+                        envelopes = self._withdrawal_mails(plan, batch.plan_version, change, found, sent)
+                except (TemplateError, ValidationError) as exc:
+                    failed[change.registration_id] = type(exc).__name__
+                    continue
+                for envelope in envelopes:
+                    if runs and runs[-1][0].purpose == envelope.purpose:
+                        runs[-1].append(envelope)
+                    else:
+                        runs.append([envelope])
+            later: list[Exception] = []
+            for run in runs:
+                try:
+                    await self._send(plan, run)
+                except (MailDeliveryError, ClaimHeld) as exc:  # e.g. a mailbox putting us off: the rest goes now
+                    later.append(exc)
+            if later:  # the retry sends only what did not go (the outbox knows what did)
+                raise later[0]
+        return SeatChangesRecorded(
+            failed=[FailedSeatChange(registration_id=rid, cause=cause) for rid, cause in failed.items()]
+        )
+
+    def _counted(
+        self, plan: ActivityPlan, version: int, person: Participant, sent: dict[str, int], method: str = "PUBLISH"
+    ) -> Attachment:
+        """The person's calendar file, counted in `sent` (a later file in the same batch is newer still)."""
+        attachment = self._person_calendar(plan, version, person, sent, method)
+        if person.email:
+            sent[person.email] = sent.get(person.email, 0) + 1
+        return attachment
+
+    def _registration_mail(
+        self,
+        plan: ActivityPlan,
+        version: int,
+        change: RegistrationChange,
+        found: dict[str, tuple[Registration, Participant]],
+        sent: dict[str, int],
+    ) -> Envelope:
+        _, participant = found[change.registration_id]
+        confirmed = change.status is SeatStatus.CONFIRMED
+        return self._mail(
+            plan,
+            f"{plan.id}|registration|{change.registration_id}",
+            "registration",
+            participant.email,
+            "registration_confirmed" if confirmed else "registration_waitlisted",
+            attachments=[self._counted(plan, version, participant, sent)] if confirmed else [],
+            participant=participant,
+            team_size=change.team_size,
+            position=change.waitlist_position,
+            withdraw_url=self.composer.withdraw_url(change.registration_id),
+        )
+
+    def _withdrawal_mails(
+        self,
+        plan: ActivityPlan,
+        version: int,
+        change: WithdrawalChange,
+        found: dict[str, tuple[Registration, Participant]],
+        sent: dict[str, int],
+    ) -> list[Envelope]:
+        envelopes = []
+        if change.registration_id in found:
+            registration, participant = found[change.registration_id]
+            # The calendar file removes the sessions from the person's calendar (same UIDs, higher SEQUENCE).
+            envelopes.append(
+                self._mail(
+                    plan,
+                    f"{plan.id}|withdrawal|{registration.id}",
+                    "withdrawal",
+                    participant.email,
+                    "withdrawal_confirmed",
+                    participant=participant,
+                    attachments=[self._counted(plan, version, participant, sent, "CANCEL")],
+                )
+            )
+        for rid in change.promoted:
+            if rid not in found:
+                continue
+            registration, participant = found[rid]
+            envelopes.append(
+                self._mail(
+                    plan,
+                    f"{plan.id}|promoted|{registration.id}",
+                    "promoted",
+                    participant.email,
+                    "promoted",
+                    attachments=[self._counted(plan, version, participant, sent)],
+                    participant=participant,
+                    withdraw_url=self.composer.withdraw_url(registration.id),
+                )
+            )
+        return envelopes
 
     @lifecycle_activity()
     async def record_withdrawal(self, record: WithdrawalRecord) -> None:

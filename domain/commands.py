@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.lifecycle import Decision, SeatStatus
 
@@ -31,6 +32,47 @@ class RegistrationRecord(PlanRef):
 class WithdrawalRecord(PlanRef):
     registration_id: str
     promoted: list[str] = []
+
+
+class RegistrationChange(BaseModel):
+    """A seat the workflow gave (and answered): to record in the store and confirm by e-mail."""
+
+    kind: Literal["registration"] = "registration"
+    registration_id: str
+    participant_id: int
+    status: SeatStatus
+    team_size: int
+    seq: int
+    waitlist_position: int | None = None
+
+
+class WithdrawalChange(BaseModel):
+    """A withdrawal the workflow answered, with the registrations it promoted from the waiting list."""
+
+    kind: Literal["withdrawal"] = "withdrawal"
+    registration_id: str
+    promoted: list[str] = []
+
+
+SeatChange = Annotated[RegistrationChange | WithdrawalChange, Field(discriminator="kind")]
+
+
+class SeatChanges(PlanRef):
+    """Registrations and withdrawals already answered, in the order the workflow took them: recorded and confirmed
+    by e-mail in that order, each once (store rows keyed by registration id, e-mails by outbox key)."""
+
+    changes: list[SeatChange]
+
+
+class FailedSeatChange(BaseModel):
+    registration_id: str
+    cause: str  # the error's type only: never a name or an address
+
+
+class SeatChangesRecorded(BaseModel):
+    """What `record_seat_changes` could never record (input that cannot succeed); every other change is stored."""
+
+    failed: list[FailedSeatChange] = []
 
 
 class DecisionRecord(BaseModel):

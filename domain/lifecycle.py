@@ -178,3 +178,4 @@ class ActivityStatus(BaseModel):
     sessions: list[SessionStatus] = []
     decisions: list[Decision] = []
     run_number: int = 1
+    recording: int = 0  # registrations and withdrawals answered, not yet in the store (their e-mails follow)

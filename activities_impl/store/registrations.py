@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 # Migrating and seeding take a lock (this advisory lock on PostgreSQL, the write lock on SQLite): workers that start
 # together take turns (the later ones find the schema at head and the reference data in place) instead of racing to
 # create the same tables and rows.
 from activities_impl.store.engine import StoreBase, StoreError, utcnow
+from domain.commands import RegistrationChange, SeatChange
 from domain.lifecycle import SeatStatus
 from domain.tables import (
     Activity,
@@ -49,6 +51,59 @@ class Registrations(StoreBase):
             s.flush()
             assert row.id is not None  # assigned by the flush
             return row.id
+
+    def enrol_participant(
+        self,
+        activity_id: str,
+        *,
+        name: str,
+        email: str,
+        organisation_id: str,
+        role: str,
+        school: str | None = None,
+        team_members: list[str] | None = None,
+    ) -> tuple[int, bool]:
+        """The person registering, in one transaction: (participant id, whether they were stored already).
+
+        Idempotent by (activity, e-mail): a person already stored keeps the details first given (their team
+        members too: the caller replaces them once the workflow has given the seat); a new person is stored with
+        their team members. Two requests racing for the same new address get the same row."""
+        email = email.strip().lower()
+        try:
+            with self.session() as s:
+                found = self._participant_id(s, activity_id, email)
+                if found is not None:
+                    return found, True
+                if s.get(Activity, activity_id) is None:
+                    raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity")
+                if s.get(Organisation, organisation_id) is None:
+                    raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation")
+                row = Participant(
+                    activity_id=activity_id,
+                    email=email,
+                    name=name,
+                    organisation_id=organisation_id,
+                    role=role,
+                    school=school,
+                )
+                s.add(row)
+                s.flush()
+                assert row.id is not None  # assigned by the flush
+                for member in team_members or []:
+                    s.add(TeamMember(activity_id=activity_id, participant_id=row.id, name=member))
+                return row.id, False
+        except IntegrityError:  # the same address stored by a request in between: that row is the person
+            with self.session() as s:
+                found = self._participant_id(s, activity_id, email)
+            if found is None:
+                raise
+            return found, True
+
+    @staticmethod
+    def _participant_id(s: Session, activity_id: str, email: str) -> int | None:
+        return s.exec(
+            select(Participant.id).where(Participant.activity_id == activity_id, Participant.email == email)
+        ).first()
 
     def participant_by_email(self, activity_id: str, email: str) -> Participant | None:
         with self.session() as s:
@@ -130,6 +185,58 @@ class Registrations(StoreBase):
         with self.session() as s:
             self._set_status(s, [registration_id], SeatStatus.WITHDRAWN)
             self._set_status(s, promoted, SeatStatus.CONFIRMED)
+
+    def record_seat_changes(self, activity_id: str, changes: Sequence[SeatChange]) -> list[str]:
+        """Registrations and withdrawals as the workflow took them, in that order, in one transaction.
+
+        Idempotent: a registration is written once (a row already there is kept, as `record_registration`), a
+        withdrawal sets the same statuses again. Returns the ids of registrations that can never be written (their
+        participant is not this activity's); the others are written."""
+        wanted = [c.participant_id for c in changes if isinstance(c, RegistrationChange)]
+        ids = [c.registration_id for c in changes] + [
+            p for c in changes if not isinstance(c, RegistrationChange) for p in c.promoted
+        ]
+        missing: list[str] = []
+        with self.session() as s:
+            known = set(
+                s.exec(
+                    select(Participant.id).where(
+                        col(Participant.id).in_(wanted), Participant.activity_id == activity_id
+                    )
+                )
+            )
+            rows = {r.id: r for r in s.exec(select(Registration).where(col(Registration.id).in_(ids)))}
+            for change in changes:
+                if isinstance(change, RegistrationChange):
+                    if change.registration_id in rows:
+                        continue
+                    if change.participant_id not in known:
+                        missing.append(change.registration_id)
+                        continue
+                    row = Registration(
+                        id=change.registration_id,
+                        activity_id=activity_id,
+                        participant_id=change.participant_id,
+                        status=change.status.value,
+                        team_size=change.team_size,
+                        seq=change.seq,
+                    )
+                    s.add(row)
+                    rows[row.id] = row
+                else:
+                    self._set_rows(s, rows, [change.registration_id], SeatStatus.WITHDRAWN)
+                    self._set_rows(s, rows, change.promoted, SeatStatus.CONFIRMED)
+        return missing
+
+    @staticmethod
+    def _set_rows(
+        s: Session, rows: dict[str, Registration], registration_ids: Iterable[str], status: SeatStatus
+    ) -> None:
+        for rid in registration_ids:
+            row = rows.get(rid)
+            if row is not None and row.status != status.value:
+                row.status, row.updated_at = status.value, utcnow()
+                s.add(row)
 
     @staticmethod
     def _set_status(s: Session, registration_ids: Iterable[str], status: SeatStatus) -> None:
