@@ -40,10 +40,12 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# Only for workflow code that has not been released: released changes go behind workflow.patched().
+# Histories of today's workflow code, for the replay gate: `make record-histories RELEASE=2-what-changed` records
+# into tests/replay/histories/$(RELEASE). Released directories stay as they are (changes go behind workflow.patched).
 record-histories: $(STAMP)
-	rm -rf tests/replay/histories
-	RUNFLOW_RECORD_HISTORIES=$(CURDIR)/tests/replay/histories $(BIN)/python -m pytest -q tests/workflows
+	@test -n "$(RELEASE)" || { echo "usage: make record-histories RELEASE=<n>-<what changed>" >&2; exit 2; }
+	rm -rf tests/replay/histories/$(RELEASE)
+	RUNFLOW_RECORD_HISTORIES=$(CURDIR)/tests/replay/histories/$(RELEASE) $(BIN)/python -m pytest -q -n 2 tests/workflows
 
 clean:
 	rm -rf var .pytest_cache

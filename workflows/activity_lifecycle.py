@@ -11,6 +11,7 @@ times and counts; people live in the store, reached only through activities.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,10 +35,14 @@ with workflow.unsafe.imports_passed_through():
         MessageRef,
         MessageSend,
         PlanRef,
+        RegistrationChange,
         RegistrationRecord,
+        SeatChange,
+        SeatChanges,
         SessionReminder,
         SurveySend,
         SurveyStep,
+        WithdrawalChange,
         WithdrawalRecord,
     )
     from domain.lifecycle import (
@@ -103,7 +108,12 @@ class Timeouts:
 # died is retried soon. Mailing many people: long, with heartbeats after each message to notice a dead worker.
 ONE_ROW = Timeouts(start_to_close=timedelta(seconds=45))
 BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(minutes=1))
+# Seat changes already answered: rows and confirmations for up to SEAT_CHANGES_PER_BATCH of them. The activity
+# heartbeats while it runs, so a worker killed under it is noticed within 15 s, not after the whole timeout.
+SEAT_CHANGES = Timeouts(start_to_close=timedelta(minutes=10), heartbeat=timedelta(seconds=15))
+SEAT_CHANGES_PER_BATCH = 100
 ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ONE_ROW
+    LifecycleActivities.record_seat_changes.__name__: SEAT_CHANGES,
     LifecycleActivities.send_invitation.__name__: BULK_MAIL,
     LifecycleActivities.send_deadline_reminder.__name__: BULK_MAIL,
     LifecycleActivities.announce.__name__: BULK_MAIL,
@@ -114,10 +124,27 @@ ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ON
 }
 BUSY = refusal(RefusalCode.DECISION_BUSY, "another decision is being applied, try again")
 
+# Patches (README: "Changing the workflow safely"). Each is decided once per run, where it is first asked: histories
+# recorded before it keep their path, new runs (and runs that had not reached that point) take the new one.
+# register/withdraw answer once the seat is taken; the store and the e-mails follow, in order, in batches.
+ANSWER_BEFORE_RECORDING = "answer-before-recording"
+# registration opens at `opens`; making the plan current and the invitation mailing run alongside.
+OPEN_BEFORE_INVITING = "open-before-inviting"
+# search attributes: one upsert per workflow task, of what changed in it (asked first when the run starts).
+SEARCH_ATTRIBUTES_ONCE_PER_TASK = "search-attributes-once-per-task"
+
 
 def refused(why: Refusal) -> ApplicationError:
     """A refusal as Temporal carries it: the code as the error's type, the numbers as its details."""
     return ApplicationError(why.message, why.details, type=why.code.value, non_retryable=True)
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """A registration or withdrawal answered and not yet in the store, with the plan version it was taken under."""
+
+    plan_version: int
+    change: SeatChange
 
 
 A = TypeVar("A")
@@ -144,6 +171,14 @@ class ActivityLifecycleWorkflow:
         self.override: OverrideRequest | None = None
         self.override_outcome: Refusal | str | None = None  # the phase it led to, or why it was refused
         self.seat_changes_in_flight = 0  # register/withdraw handlers still recording their change in the store
+        # Answered seat changes not yet in the store, in the order taken, recorded by `record_seat_changes` (the first
+        # ones may be in the activity running now). Always empty on the path of histories before the patch.
+        self.unrecorded: list[Unrecorded] = []
+        self.recorder: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []  # the run's other coroutines (invitation, search attributes)
+        self.inviting = False  # the invitation mailing started at opening is still going out
+        self.search_attributes_per_task: bool | None = None  # decided on first use (patch)
+        self.search_attributes_dirty = False
         self.messages_in_flight = 0  # send_message handlers still resolving or mailing their segment
         self.anonymising = False  # from the end of retention: no new messages, the people are being erased
 
@@ -165,6 +200,8 @@ class ActivityLifecycleWorkflow:
         await self.anonymise_after_retention()  # anonymised: personal data erased, counts kept
         if not workflow.all_handlers_finished():
             await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.recorded()
+        self.flush_search_attributes()
         return self.status()
 
     # -- planned -> open ---------------------------------------------------
@@ -173,9 +210,28 @@ class ActivityLifecycleWorkflow:
             return
         while not await self.sleep_until(self.plan.opens, "registration opens"):
             await self.apply_override()
+        if workflow.patched(OPEN_BEFORE_INVITING):
+            self.set_phase(Phase.OPEN)  # registrations are taken from now on, while the invitation goes out
+            self.inviting = True
+            self.tasks.append(asyncio.create_task(self.invite()))  # waited for through `invited`
+            return
         await self.activity(LifecycleActivities.make_plan_current, self.ref())
         await self.activity(LifecycleActivities.send_invitation, self.ref())
         self.set_phase(Phase.OPEN)
+
+    async def invite(self) -> None:
+        """Make the plan current and mail the invitation to the target group (a task started at opening)."""
+        try:
+            await self.activity(LifecycleActivities.make_plan_current, self.ref())
+            await self.activity(LifecycleActivities.send_invitation, self.ref())
+        finally:
+            self.inviting = False
+
+    async def invited(self) -> None:
+        """Wait until the invitation mailing started at opening is done: before reminders (which must follow it), a
+        decision, continue-as-new and anonymisation. Returns at once, without yielding, when none is going out."""
+        if self.inviting:
+            await workflow.wait_condition(lambda: not self.inviting)
 
     # -- open --------------------------------------------------------------
     async def take_registrations(self) -> None:
@@ -194,6 +250,7 @@ class ActivityLifecycleWorkflow:
                 self.set_phase(Phase.DECIDING)
 
     async def remind_target_group(self, due: datetime) -> None:
+        await self.invited()  # the reminder follows the invitation
         if needs_reminder(self.s.book.confirmed, self.plan.min_participants):
             await self.activity(
                 LifecycleActivities.send_deadline_reminder, DeadlineReminder(**self.ref().model_dump(), due=due)
@@ -207,6 +264,7 @@ class ActivityLifecycleWorkflow:
 
     # -- deciding ----------------------------------------------------------
     async def decide_at_deadline(self) -> None:
+        await self.invited()
         await self.settle_seat_changes()  # registration is closed: let those already taken reach the store
         while self.phase is Phase.DECIDING:
             if await self.apply_override():
@@ -234,6 +292,9 @@ class ActivityLifecycleWorkflow:
 
     async def apply_override(self) -> bool:
         """Apply the coordinator's pending decision, if any (refused when the phase moved on meanwhile)."""
+        if self.override is None:
+            return False
+        await self.invited()  # e.g. a postponement makes its plan current after the opening's
         req, self.override = self.override, None
         if req is None:
             return False
@@ -317,6 +378,45 @@ class ActivityLifecycleWorkflow:
         """
         if self.seat_changes_in_flight:
             await workflow.wait_condition(lambda: self.seat_changes_in_flight == 0)
+        await self.recorded()
+
+    async def recorded(self) -> None:
+        """Wait until every seat change already answered is in the store (those answered before recording). Returns
+        at once, without yielding, when none is waiting: always so on the path of histories before the patch."""
+        if self.unrecorded:
+            await workflow.wait_condition(lambda: not self.unrecorded)
+
+    def seat_change_taken(self, change: SeatChange) -> None:
+        """Queue an answered seat change for the store and its e-mail; the recorder starts with the first."""
+        self.unrecorded.append(Unrecorded(self.plan.version, change))
+        if self.recorder is None:
+            self.recorder = asyncio.create_task(self.record_seat_changes())
+
+    async def record_seat_changes(self) -> None:
+        """Record the answered seat changes in the store and confirm them by e-mail, in the order taken: one activity
+        for all those waiting (of one plan version, at most SEAT_CHANGES_PER_BATCH), the next when it is done.
+
+        A change that can never be recorded is reported by the activity and recorded as `step_failed`, as is a batch
+        that fails as a whole; either way it leaves the queue, so nothing waiting on the store stalls."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self.unrecorded))
+            version = self.unrecorded[0].plan_version
+            batch: list[SeatChange] = []
+            for waiting in self.unrecorded[:SEAT_CHANGES_PER_BATCH]:
+                if waiting.plan_version != version:
+                    break
+                batch.append(waiting.change)
+            result = await self.activity(
+                LifecycleActivities.record_seat_changes,
+                SeatChanges(activity_id=self.plan.activity_id, plan_version=version, changes=batch),
+            )
+            for failed in result.failed if result is not None else []:
+                await self.decide(
+                    "step_failed",
+                    DecisionBy.ENGINE,
+                    f"record_seat_changes failed for {failed.registration_id} and is not retried: {failed.cause}",
+                )
+            del self.unrecorded[: len(batch)]
 
     async def decide(self, kind: str, by: DecisionBy, reason: str, staff_id: str | None = None) -> None:
         decision = Decision(
@@ -397,6 +497,7 @@ class ActivityLifecycleWorkflow:
             if count is not None:  # None: closing failed permanently (recorded as a decision)
                 self.s.surveys[survey] = count
         elif step.kind is StepKind.REPORT:
+            await self.recorded()  # the report counts what the store has
             await self.activity(LifecycleActivities.send_report, self.ref())
             self.set_phase(Phase.COMPLETED)
             self.s.ended_at = workflow.now()
@@ -435,6 +536,8 @@ class ActivityLifecycleWorkflow:
         self.anonymising = True  # messages are refused from now on; those being sent finish first
         if self.messages_in_flight:  # only then: waiting yields to other coroutines, which would reorder commands
             await workflow.wait_condition(lambda: self.messages_in_flight == 0)
+        await self.invited()
+        await self.recorded()
         await self.activity(LifecycleActivities.anonymise, self.ref())
         self.set_phase(Phase.ANONYMISED)
         await self.decide("anonymise", DecisionBy.ENGINE, f"retention period of {self.plan.retention} ended")
@@ -452,6 +555,21 @@ class ActivityLifecycleWorkflow:
         )
         position = self.s.book.waitlist_position(seat.registration_id)
         self.sync_search_attributes()
+        result = RegistrationResult(
+            registration_id=seat.registration_id, status=seat.status, waitlist_position=position
+        )
+        if workflow.patched(ANSWER_BEFORE_RECORDING):
+            self.seat_change_taken(
+                RegistrationChange(
+                    registration_id=seat.registration_id,
+                    participant_id=seat.participant_id,
+                    status=seat.status,
+                    team_size=seat.size,
+                    seq=seat.seq,
+                    waitlist_position=position,
+                )
+            )
+            return result
         self.seat_changes_in_flight += 1
         try:
             await self.activity(
@@ -468,7 +586,7 @@ class ActivityLifecycleWorkflow:
             )
         finally:
             self.seat_changes_in_flight -= 1
-        return RegistrationResult(registration_id=seat.registration_id, status=seat.status, waitlist_position=position)
+        return result
 
     @register.validator
     def validate_register(self, req: RegistrationRequest) -> None:
@@ -486,6 +604,14 @@ class ActivityLifecycleWorkflow:
         previous = seat.status
         seat, promoted = self.s.book.withdraw(req.participant_id)
         self.sync_search_attributes()
+        result = WithdrawalResult(
+            registration_id=seat.registration_id,
+            previous_status=previous,
+            promoted=[p.registration_id for p in promoted],
+        )
+        if workflow.patched(ANSWER_BEFORE_RECORDING):
+            self.seat_change_taken(WithdrawalChange(registration_id=seat.registration_id, promoted=result.promoted))
+            return result
         self.seat_changes_in_flight += 1
         try:
             await self.activity(
@@ -498,11 +624,7 @@ class ActivityLifecycleWorkflow:
             )
         finally:
             self.seat_changes_in_flight -= 1
-        return WithdrawalResult(
-            registration_id=seat.registration_id,
-            previous_status=previous,
-            promoted=[p.registration_id for p in promoted],
-        )
+        return result
 
     @withdraw.validator
     def validate_withdraw(self, req: WithdrawalRequest) -> None:
@@ -572,6 +694,7 @@ class ActivityLifecycleWorkflow:
             raise refused(why)
         self.messages_in_flight += 1
         try:
+            await self.recorded()  # the segment is resolved from the store: every answered change in it first
             ref = MessageRef(**self.ref().model_dump(), message_id=req.message_id, staff_id=req.staff_id)
             recipients = await self.activity(LifecycleActivities.message_recipients, ref)
             sent = None
@@ -614,6 +737,7 @@ class ActivityLifecycleWorkflow:
             sessions=[self.session_status(s.no) for s in self.plan.sessions],
             decisions=self.s.decisions,
             run_number=self.s.run_number,
+            recording=len(self.unrecorded),
         )
 
     def session_status(self, no: int) -> SessionStatus:
@@ -665,6 +789,31 @@ class ActivityLifecycleWorkflow:
         self.sync_search_attributes()
 
     def sync_search_attributes(self) -> None:
+        """Bring the search attributes in line with the state: at once (histories before the patch), or marked and
+        upserted once at the end of the workflow task, with whatever else the task changed."""
+        if self.search_attributes_per_task is None:
+            self.search_attributes_per_task = workflow.patched(SEARCH_ATTRIBUTES_ONCE_PER_TASK)
+            if self.search_attributes_per_task:
+                self.tasks.append(asyncio.create_task(self.publish_search_attributes()))
+        if self.search_attributes_per_task:
+            self.search_attributes_dirty = True
+        else:
+            self.upsert_search_attributes()
+
+    async def publish_search_attributes(self) -> None:
+        """Upsert the search attributes once the workflow task's coroutines have run: conditions are checked only
+        when nothing else is ready, so the registrations, withdrawals and phase changes of one task make one upsert."""
+        while True:
+            await workflow.wait_condition(lambda: self.search_attributes_dirty)
+            self.flush_search_attributes()
+
+    def flush_search_attributes(self) -> None:
+        """Upsert now what is marked (before continue-as-new and the end of the run, which end the task's coroutines)."""
+        if self.search_attributes_dirty:
+            self.search_attributes_dirty = False
+            self.upsert_search_attributes()
+
+    def upsert_search_attributes(self) -> None:
         wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
             (sa.PHASE, self.phase.value),
             (sa.CONFIRMED_COUNT, self.s.book.confirmed),
@@ -702,11 +851,20 @@ class ActivityLifecycleWorkflow:
     async def continue_as_new_if_due(self) -> None:
         if not self.should_continue_as_new() or self.override is not None:
             return
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.override is not None)
+        # Everything this run holds is done first: handlers, the answered seat changes (in the store), the invitation
+        # mailing. (A steady stream of registrations postpones it: the recorder takes all that wait at once, so the
+        # queue empties as soon as arrivals pause for the length of one recording.)
+        await workflow.wait_condition(
+            lambda: (
+                (workflow.all_handlers_finished() and not self.unrecorded and not self.inviting)
+                or self.override is not None
+            )
+        )
         if self.override is not None:
             return  # apply the decision first; continue-as-new on the next wait
         self.s.run_number += 1
         workflow.logger.info("Continuing as new (run %d)", self.s.run_number)
+        self.flush_search_attributes()
         workflow.continue_as_new(LifecycleInput(state=self.s, continue_as_new_after_events=self.threshold))
 
     async def activity(self, method: Callable[[LifecycleActivities, A], Awaitable[R]], arg: A) -> R | None:

@@ -7,7 +7,9 @@ behind `workflow.patched(...)` (README: "Changing the workflow safely") instead 
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ from worker.converter import build_data_converter
 from workflows.activity_lifecycle import ActivityLifecycleWorkflow
 from workflows.round_starter import RoundStarterWorkflow
 
+# One directory per release of the workflow code, in order (`make record-histories RELEASE=<n>-<what changed>`): each
+# holds every branch as that release recorded it. Released directories are never re-recorded, only added to.
 HISTORIES = Path(__file__).parent / "histories"
 BRANCHES = {  # lifecycle branch -> the recorded test that covers it
     "run": "run_branch_goes_through_every_phase_to_anonymised",
@@ -44,17 +48,43 @@ BRANCHES = {  # lifecycle branch -> the recorded test that covers it
 }
 
 
+def releases() -> list[Path]:
+    return sorted(p for p in HISTORIES.iterdir() if p.is_dir())
+
+
 def histories() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
+    return sorted(HISTORIES.glob("*/*.json"))
 
 
-def test_every_branch_has_a_committed_history():
-    recorded = {p.stem for p in histories()}
+@pytest.mark.parametrize("release", releases(), ids=lambda p: p.name)
+def test_every_branch_has_a_committed_history(release: Path):
+    recorded = {p.stem for p in release.glob("*.json")}
     missing = {branch: name for branch, name in BRANCHES.items() if name not in recorded}
-    assert not missing, f"record them with `make record-histories`: {missing}"
+    assert not missing, f"record them with `make record-histories RELEASE={release.name}`: {missing}"
 
 
-@pytest.mark.parametrize("path", histories(), ids=lambda p: p.stem)
+def test_the_latest_release_is_recorded_with_every_patch_taken():
+    """The newest histories are those of today's code: each patch the workflow asks is taken in one of them."""
+    source = (Path(__file__).parents[2] / "workflows" / "activity_lifecycle.py").read_text()
+    constants = dict(re.findall(r'^([A-Z_]+) = "([a-z0-9-]+)"$', source, re.MULTILINE))
+    patches = {constants[name] for name in re.findall(r"workflow\.patched\(([A-Z_]+)\)", source)}
+    assert patches, "no patch found: has the way patches are named changed?"
+    taken = {patch for path in releases()[-1].glob("*.json") for patch in patches_taken(path)}
+    assert patches <= taken, f"record a new release directory: {sorted(patches - taken)} never taken"
+
+
+def patches_taken(path: Path) -> set[str]:
+    """The ids of the patches a recorded history took (its `core_patch` markers)."""
+    ids = set()
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker.get("markerName") == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                ids.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return ids
+
+
+@pytest.mark.parametrize("path", histories(), ids=lambda p: f"{p.parent.name.partition('-')[0]}:{p.stem}")
 async def test_history_replays(path: Path):
     data = json.loads(path.read_text())
     workflow_id = data["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId", path.stem)

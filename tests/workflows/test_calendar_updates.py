@@ -21,6 +21,7 @@ async def test_confirmation_postponement_and_cancellation_update_the_same_events
     await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    await lab.recorded()  # the confirmation follows the answer
 
     method, sent = events(lab.mails("registration", to="anna@skola.test")[0])
     uids = [str(e["UID"]) for e in sent]
@@ -60,8 +61,10 @@ async def test_withdrawal_removes_the_sessions_from_the_calendar(lab, make_plan)
     await lab.service.start(plan)
     await lab.advance_to(plan.registration.opens + timedelta(seconds=1))
     await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    await lab.recorded()
     _, published = events(lab.mails("registration", to="anna@skola.test")[0])
     await lab.service.withdraw(plan.id, "anna@skola.test")
+    await lab.recorded()
     method, removed = events(lab.mails("withdrawal", to="anna@skola.test")[0])
     assert method == "CANCEL"
     assert [str(e["UID"]) for e in removed] == [str(e["UID"]) for e in published]
@@ -78,6 +81,7 @@ async def test_registering_again_after_a_withdrawal_puts_the_sessions_back(lab, 
         await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
         await lab.service.withdraw(plan.id, "anna@skola.test")
     await lab.service.register(plan.id, name="Anna", email="anna@skola.test", organisation="berg", role="lärare")
+    await lab.recorded()
     sent = [
         events(m) for m in lab.mails(to="anna@skola.test") if m["X-Runflow-Purpose"] in ("registration", "withdrawal")
     ]
