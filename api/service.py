@@ -169,6 +169,10 @@ class Service:
 
     async def _running_handle(self, activity_id: str) -> LifecycleHandle:
         handle = self.handle(activity_id)
+        await self._check_running(activity_id, handle)
+        return handle
+
+    async def _check_running(self, activity_id: str, handle: LifecycleHandle) -> None:
         try:
             description = await handle.describe()
         except RPCError as exc:
@@ -179,7 +183,6 @@ class Service:
             raise Refused(
                 f"activity {activity_id!r} has ended ({_status_name(description.status)})", RefusalCode.ACTIVITY_ENDED
             )
-        return handle
 
     # -- coordinator -----------------------------------------------------
     async def start(self, plan: ActivityPlan, *, continue_as_new_after_events: int | None = None) -> LifecycleHandle:
@@ -387,29 +390,41 @@ class Service:
         team_size: int = 1,
         team_members: builtins.list[str] | None = None,
     ) -> RegistrationResult:
-        """Store the person (and team), then ask the workflow for a seat; a refusal leaves nothing behind."""
+        """Store the person (and team), then ask the workflow for a seat; a refusal leaves nothing behind.
+
+        Before the Update: one store call (the person, idempotent by activity and e-mail) while the workflow is
+        checked to be running. The workflow answers as soon as the seat is taken; the registration row and the
+        confirmation e-mail follow from the workflow."""
         if team_members:
             team_size = len(team_members)
         try:
             email = parse_email(email)  # one mailbox, one seat: "Anna@Skola.se " is anna@skola.se
         except InvalidEmail as exc:
             raise Refused(str(exc), RefusalCode.INVALID_EMAIL) from None
-        handle = await self._running_handle(activity_id)
-        existing = await asyncio.to_thread(self.store.participant_by_email, activity_id, email)
-        try:
-            participant_id = await asyncio.to_thread(
-                self.store.upsert_participant,
+        handle = self.handle(activity_id)
+        running, enrolled = await asyncio.gather(
+            self._check_running(activity_id, handle),
+            asyncio.to_thread(
+                self.store.enrol_participant,
                 activity_id,
                 name=name,
                 email=email,
                 organisation_id=organisation,
                 role=role,
                 school=school,
-            )
-            if team_members and existing is None:
-                await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
-        except StoreError as exc:
-            raise Refused(str(exc), STORE_REFUSALS.get(exc.code, RefusalCode.REFUSED)) from None
+                team_members=team_members,
+            ),
+            return_exceptions=True,
+        )
+        if isinstance(running, BaseException):  # no workflow to ask (the first reason, as before the store)
+            if not isinstance(enrolled, BaseException) and not enrolled[1]:
+                await asyncio.to_thread(self.store.discard_participant_if_unregistered, enrolled[0])
+            raise running
+        if isinstance(enrolled, StoreError):
+            raise Refused(str(enrolled), STORE_REFUSALS.get(enrolled.code, RefusalCode.REFUSED)) from None
+        if isinstance(enrolled, BaseException):
+            raise enrolled
+        participant_id, existed = enrolled
         try:
             result = await self._update(
                 activity_id,
@@ -417,12 +432,14 @@ class Service:
                 ActivityLifecycleWorkflow.register,
                 RegistrationRequest(participant_id=participant_id, team_size=team_size),
             )
-        except Refused:
-            if existing is None:
+        except Refused as exc:
+            # A person stored by this call goes again, unless the workflow holds a seat for them: "already
+            # registered" means a request racing this one (same address) registered the row this call stored.
+            if not existed and exc.code != RefusalCode.ALREADY_REGISTERED:
                 await asyncio.to_thread(self.store.discard_participant_if_unregistered, participant_id)
             raise
         # Unconfirmed: the person stays stored, since the workflow may have given them a seat.
-        if team_members and existing is not None:  # registering again after a withdrawal
+        if team_members and existed:  # registering again after a withdrawal
             await asyncio.to_thread(self.store.set_team_members, participant_id, team_members)
         return result
 

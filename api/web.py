@@ -303,7 +303,7 @@ def create_app(
         if result.status is SeatStatus.CONFIRMED:
             lines = [
                 f"Du har fått en plats på {plan.title}.",
-                "En bekräftelse med kalenderfil och länk för avanmälan har skickats till din e-post.",
+                "En bekräftelse med kalenderfil och länk för avanmälan skickas till din e-post.",
             ]
         else:
             lines = [
@@ -360,7 +360,7 @@ def create_app(
         return message(
             request,
             "Du är avanmäld",
-            ["Tack för att du meddelade oss. En bekräftelse har skickats till din e-post."],
+            ["Tack för att du meddelade oss. En bekräftelse skickas till din e-post."],
             200,
             "ok",
         )

@@ -56,6 +56,7 @@ async def test_register_confirmed_then_waitlisted_with_position_and_refusals_in_
     plan = await opened(lab, make_plan, places=1)
     answer = await post_form(web, f"/a/{plan.id}", form())
     assert answer.status_code == 200 and "Du har fått en plats" in answer.text
+    await lab.recorded()  # the confirmation follows the answer
     [mail] = lab.mails("registration", to="anna@skola.test")
     assert any(p.get_content_type() == "text/calendar" for p in mail.iter_attachments())
     assert link(mail, "w")
@@ -97,12 +98,14 @@ async def test_withdrawal_link_frees_the_place_and_promotes_the_next(lab, make_p
     plan = await opened(lab, make_plan, places=1)
     await post_form(web, f"/a/{plan.id}", form())
     await post_form(web, f"/a/{plan.id}", form(name="Bo", email="bo@skola.test"))
+    await lab.recorded()
     path = link(lab.mails("registration", to="anna@skola.test")[0], "w")
     confirm = await web.get(path)
     assert confirm.status_code == 200 and "Avanmäl mig" in confirm.text
     assert (await lab.service.status(plan.id)).confirmed == 1  # a GET (e.g. a link scanner) changes nothing
     done = await post_form(web, path)
     assert done.status_code == 200 and "Du är avanmäld" in done.text
+    await lab.recorded()
     assert [m["To"] for m in lab.mails("promoted")] == ["bo@skola.test"]
     status = await lab.service.status(plan.id)
     assert (status.confirmed, status.waitlisted, status.withdrawn) == (1, 0, 1)
@@ -175,6 +178,7 @@ async def test_no_answer_in_time_is_a_503_that_keeps_the_person(lab, make_plan, 
     # The seat was given, so the person must still be in the store for the confirmation e-mail.
     assert lab.store.participant_by_email(plan.id, "anna@skola.test") is not None
     assert (await lab.service.status(plan.id)).confirmed == 1
+    await lab.recorded()
     assert len(lab.mails("registration", to="anna@skola.test")) == 1
 
 

@@ -264,6 +264,7 @@ async def test_withdrawal_and_survey_need_the_token_too(lab, make_plan):
     app = create_app(lab.store, lab.service, secret_key=lab.settings.secret_key)
     async with client_for(app) as web:
         await post_form(web, f"/a/{plan.id}", GOOD)
+        await lab.recorded()  # the confirmation follows the answer
         text = lab.mails("registration", to=GOOD["email"])[0].get_body(preferencelist=("plain",)).get_content()
         withdraw = re.search(r"http://web\.test(/w/\S+)", text).group(1)
         refused = await web.post(withdraw)

@@ -38,6 +38,7 @@ async def started(lab, make_plan, people: int, **changes):
         await lab.service.register(
             plan.id, name=names[i], email=f"p{i}@skola.test", organisation=ORGS[i % 3], role="lärare", school="Skolan"
         )
+    await lab.recorded()  # the list is the store's: the rows follow the answers
     return plan
 
 
@@ -92,6 +93,7 @@ async def test_a_name_typed_as_a_formula_stays_text_in_the_exports(lab, make_pla
     await lab.service.register(
         plan.id, name='=HYPERLINK("http://evil.test","x")', email="e@skola.test", organisation="are", role="lärare"
     )
+    await lab.recorded()
     await sign_in_async(office, lab.store)
     text = (await office.get(f"/admin/activities/{plan.id}/participants.csv")).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in text
