@@ -1,5 +1,5 @@
 """The coordinators' back-office under /admin: sign-in, overview, activity pages, forms, contacts, API tokens,
-recurring rounds' schedules.
+recurring rounds' schedules, the year's action plan and economy.
 
 `mount_backoffice(app, ...)` adds its routes and its answers to anonymous visitors (303 to sign in), viewers
 changing things (403) and forms without a CSRF token (403). Every page works without JavaScript.
@@ -22,6 +22,7 @@ from api.backoffice.schedules import schedules_router
 from api.backoffice.signin import signin_router
 from api.backoffice.steering import steering_router
 from api.backoffice.tokens import tokens_router
+from api.backoffice.year_pages import year_router
 
 __all__ = ["ADMIN", "BackOffice", "BackOfficeConfig", "OidcConfig", "mount_backoffice"]
 
@@ -43,6 +44,7 @@ def mount_backoffice(app: FastAPI, bo: BackOffice) -> None:
         contacts_router(bo),
         office_log_router(bo),
         schedules_router(bo),
+        year_router(bo),
     )
     for router in routers:
         app.include_router(router, prefix=ADMIN)
