@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.plan import ActivityPlan, PlanError, parse_plan
+from domain.plan import ActivityPlan, PlanError, Problem, parse_plan
 from domain.plan_source import MAX_DEPTH, MAX_NODES, MAX_PLAN_BYTES, SourceError, clip
 from domain.reference import ReferenceData
 
@@ -45,6 +45,7 @@ LABELS: dict[str, str] = {
     "title": "Aktivitetens namn",
     "description": "Beskrivning",
     "focus_area": "Insatsområde",
+    "action_plan_line": "Rad i handlingsplanen",
     "target_groups": "Målgrupp",
     "target_groups[]": "Målgrupp {n}",
     "format": "Typ av aktivitet",
@@ -121,6 +122,8 @@ BY_FIELD: dict[tuple[str, str], str] = {
     ("title", "string_too_long"): "Namnet får ha högst {max_length} tecken.",
     ("description", "value_error"): "Beskrivningen innehåller ett otillåtet tecken (ett osynligt styrtecken).",
     ("focus_area", "missing"): "Välj ett insatsområde.",
+    ("action_plan_line", "value_error"): "Välj en rad i handlingsplanen i listan, eller ingen rad.",
+    ("action_plan_line", "string_type"): "Välj en rad i handlingsplanen i listan, eller ingen rad.",
     ("target_groups", "missing"): "Välj minst en målgrupp.",
     ("target_groups", "too_short"): "Välj minst en målgrupp.",
     ("target_groups", "too_long"): "Välj högst {max_length} målgrupper.",
@@ -200,6 +203,10 @@ RULES: dict[str, str] = {
     "follow_up_before_final": "Uppföljningen måste komma senare än slututvärderingen.",
     "unknown_organisation": "Organisationen finns inte bland RUN:s organisationer.",
     "unknown_target_group": "Målgruppen finns inte. Välj bland: {known}.",
+    "unknown_action_plan_line": (
+        "Handlingsplanen för {year} har ingen rad ”{line}”. Välj en rad i handlingsplanen för {year} (året för den "
+        "första träffen), eller ingen rad om aktiviteten ligger utanför handlingsplanen."
+    ),
 }
 RULE_FALLBACK = "Kontrollera värdet."
 
@@ -271,6 +278,11 @@ def source_text(exc: SourceError) -> str:
     """The Swedish sentence for a refused plan text (`SourceError`), by its code."""
     code = "invalid_yaml_at" if exc.code == "invalid_yaml" and "line" in exc.details else exc.code
     return _format(SOURCE[code], exc.details) if code in SOURCE else SOURCE_FALLBACK
+
+
+def rule_issues(problems: list[Problem]) -> list[Issue]:
+    """Problems found by a rule outside the plan model (e.g. `Store.action_plan_line_problems`), in Swedish."""
+    return [Issue(p.field, label(p.field), rule_text(p.code, p.details)) for p in problems]
 
 
 def source_issue(exc: SourceError) -> Issue:

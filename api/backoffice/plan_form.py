@@ -46,6 +46,7 @@ FIELDS: dict[str, Field] = {
     "description": Field("description", "text", 5000),
     "format": Field("format", "choice", 40),
     "focus_area": Field("focus_area", "choice", 100),
+    "action_plan_line": Field("action_plan_line", "choice", 64),
     "organiser_email": Field("organiser_email", "line", MAX_EMAIL_LENGTH),
     "places": Field("places", "int", 6),
     "min_participants": Field("min_participants", "int", 6),
@@ -287,6 +288,7 @@ class PlanForm:
             "description": plan.description,
             "format": plan.format.value,
             "focus_area": plan.focus_area,
+            "action_plan_line": plan.action_plan_line or "",
             "organiser_email": plan.organiser_email,
             "places": str(plan.places),
             "min_participants": str(plan.min_participants),
@@ -405,6 +407,7 @@ class PlanForm:
         for key in ("title", "format", "focus_area", "organiser_email", "places", "min_participants"):
             if (value := text(key)) is not None:
                 data[FIELDS[key].path] = value
+        data["action_plan_line"] = text("action_plan_line")  # None: outside the action plan
         description = text("description")
         if "description" not in errors:
             data["description"] = description or ""

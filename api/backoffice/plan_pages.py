@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.backoffice.context import ADMIN, BackOffice, now
-from api.backoffice.plan_check import Issue, check_plan, source_issue
+from api.backoffice.plan_check import Issue, check_plan, rule_issues, source_issue
 from api.backoffice.plan_form import (
     FIELDS,
     MAX_SESSIONS,
@@ -43,13 +43,15 @@ from api.backoffice.plan_form import (
     session_key,
 )
 from api.service import Refused, Unconfirmed
+from domain.action_plan import ActionPlan
 from domain.lifecycle import Location
-from domain.plan import ACTIVITY_ID, ActivityFormat, ActivityPlan
+from domain.local_time import BadLocalTime, parse_local_time
+from domain.plan import ACTIVITY_ID, ActivityFormat, ActivityPlan, plan_year
 from domain.plan_source import MAX_PLAN_BYTES, SourceError, load_yaml, too_large
 from domain.reference import OrganisationKind, OrganisationRef, ReferenceData, default_reference
 from domain.refusals import RefusalCode
 from domain.tables import Activity, StaffMember
-from domain.texts import FORMAT_LABELS, refusal_text, when
+from domain.texts import FORMAT_LABELS, STOCKHOLM, refusal_text, when
 from domain.timeline import WHERE, timeline_rows
 
 log = structlog.get_logger("runflow.backoffice")
@@ -69,6 +71,7 @@ FORM_ORDER = [
     "description",
     "format",
     "focus_area",
+    "action_plan_line",
     "target_groups",
     "organiser_email",
     "places",
@@ -227,6 +230,50 @@ def plan_summary(plan: ActivityPlan, organisation_names: dict[str, str]) -> dict
     }
 
 
+def form_year(form: PlanForm) -> int:
+    """The year the form's activity belongs to (its first session's, as `domain.plan.plan_year`), or this year."""
+    typed = form.sessions[0].get("start", "") if form.sessions else ""
+    try:
+        return parse_local_time(typed).astimezone(STOCKHOLM).year
+    except BadLocalTime:
+        return now().astimezone(STOCKHOLM).year
+
+
+def line_choices(plans: list[ActionPlan], year: int, chosen: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The action plans' lines to choose from, by plan: the activity's year first, then the others, newest first; a
+    line id appears once (ids are the same from year to year for the same text). A chosen line no plan has is shown
+    on its own (then refused when the year's plan lacks it)."""
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    seen: set[str] = set()
+    for plan in sorted(plans, key=lambda p: (p.year != year, -p.year)):
+        options = [(line.id, f"{area.name}: {line.what}") for area in plan.areas for line in area.lines]
+        options = [(value, text) for value, text in options if value not in seen]
+        seen.update(value for value, _ in options)
+        if options:
+            groups.append((f"Handlingsplan {plan.year}", options))
+    if chosen and chosen not in seen:
+        groups.append(("Finns inte i någon handlingsplan", [(chosen, chosen)]))
+    return groups
+
+
+def line_text(plan: ActivityPlan, action_plan: ActionPlan | None) -> str:
+    """The activity's line of the action plan of its year, as the preview says it."""
+    line_id = plan.action_plan_line
+    if line_id is None:
+        return "Ingen: aktiviteten ligger utanför handlingsplanen"
+    line = action_plan.line(line_id) if action_plan is not None else None
+    area = action_plan.area_of(line_id) if action_plan is not None else None
+    if line is None or area is None:
+        year = plan_year(plan)
+        return f"{line_id} (finns inte i handlingsplanen för {year})"
+    return f"{area.name}: {line.what}"
+
+
+def action_plans(bo: BackOffice) -> list[ActionPlan]:
+    years = bo.store.action_plan_years()
+    return [plan for year in years if (plan := bo.store.action_plan(year)) is not None]
+
+
 def plan_router(bo: BackOffice) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -264,6 +311,8 @@ def plan_router(bo: BackOffice) -> APIRouter:
         known = {o for o, _ in organisations}
         organisations += [(o, o) for o in form.organisations if o not in known]
         errors = errors or {}
+        plans = await asyncio.to_thread(action_plans, bo)
+        lines = line_choices(plans, form_year(form), form.values.get("action_plan_line", ""))
         return bo.page(
             request,
             "admin/plan_form.html",
@@ -282,6 +331,7 @@ def plan_router(bo: BackOffice) -> APIRouter:
             labels={key: key_label(key) for key in (*FIELDS, "target_groups", "organisations")},
             formats=[(f.value, capitalised(FORMAT_LABELS.get(f.value, f.value))) for f in ActivityFormat],
             focus_groups=focus_groups,
+            line_groups=lines,
             target_groups=groups,
             organisations=organisations,
             locations=list(LOCATION_LABELS.items()),
@@ -333,6 +383,8 @@ def plan_router(bo: BackOffice) -> APIRouter:
         data, pre = form.to_data(fixed_id)
         reference = await reference_data(bo)
         plan, issues = check_plan(data, reference)
+        if plan is not None:
+            issues += rule_issues(await asyncio.to_thread(bo.store.action_plan_line_problems, plan))
         if plan is not None and fixed_id is None and not pre and await bo.directory.activity(plan.id) is not None:
             issues.append(
                 Issue(
@@ -411,6 +463,9 @@ def plan_router(bo: BackOffice) -> APIRouter:
         plan, issues = check_plan(data, await reference_data(bo))
         if plan is None:
             return upload_page(request, member, 422, issues)
+        line_issues = rule_issues(await asyncio.to_thread(bo.store.action_plan_line_problems, plan))
+        if line_issues:
+            return upload_page(request, member, 422, line_issues)
         existing = await bo.directory.activity(plan.id)
         if plan.id in ("new", "upload"):
             issue = Issue("id", key_label("id"), f"”{plan.id}” är upptaget av administrationen. Välj ett annat.")
@@ -560,6 +615,7 @@ def plan_router(bo: BackOffice) -> APIRouter:
             elif plan.registration.opens <= at:
                 warnings.append("Anmälan skulle redan ha öppnat: inbjudan går ut så snart du startar aktiviteten.")
         saved = request.query_params.get("sparad", "")[:6]
+        action_plan = await asyncio.to_thread(bo.store.action_plan, plan_year(plan))
         return bo.page(
             request,
             "admin/plan_preview.html",
@@ -572,6 +628,7 @@ def plan_router(bo: BackOffice) -> APIRouter:
             summary=plan_summary(plan, names),
             rows=timeline_rows(plan),
             warnings=warnings,
+            action_plan_line=line_text(plan, action_plan),
         )
 
     @router.post("/activities/{activity_id}/start", response_class=HTMLResponse)
