@@ -4,6 +4,7 @@
     runflow year plan show YEAR [--json]         its focus areas and lines, with budgets and fees
     runflow year costs import FILE [--json]      costs (utfall) from CSV or XLSX, all rows or none
     runflow year contributions YEAR [--json]     each municipality's contribution, the total and the year's means
+    runflow year report YEAR --out DIR [--json]  the annual report: verksamhetsrapport-YEAR.docx and a CSV per table
 
 The contract of every command: `--json` prints exactly one JSON object; bad input exits with code 2 and one
 `error:` line (a file's problems: the first, by row and field, and how many more; `--json` lists them all); a store
@@ -261,3 +262,48 @@ def contributions(year: YearArgument, as_json: JsonFlag = False) -> None:
         f"means: {_kr(means.means_ore)}",
     ]
     emit(data, as_json, "\n".join(lines))
+
+
+# -- the annual report ------------------------------------------------------------------------------------------------
+@year_app.command("report")
+def report(
+    year: YearArgument,
+    out: Annotated[Path, typer.Option("--out", help="The directory to write into (created if need be).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """The annual report (verksamhetsrapport): verksamhetsrapport-YEAR.docx, to edit further in Word, and one CSV
+    per table, from the store (activities, action plan, costs, contributions, earlier years)."""
+    from runflow.cli import emit, fail
+
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: not a directory")
+    from activities_impl.annual_report import build_annual_report
+    from activities_impl.annual_report_docx import write_report
+
+    annual = _with_store(lambda store: build_annual_report(store, year))
+    try:
+        files = write_report(annual, str(out))
+    except OSError as exc:
+        fail(f"{out}: cannot write the report: {exc.strerror}")
+    summary = annual.summary
+    emit(
+        {
+            "year": year,
+            "directory": str(out),
+            "files": files,
+            "action_plan": annual.period is not None,
+            "activities": summary.activities,
+            "ran": summary.ran,
+            "cancelled": summary.cancelled,
+            "postponed": summary.postponed,
+            "participants": summary.participants,
+            "municipalities": summary.municipalities,
+            "budget_ore": annual.budget_ore,
+            "outcome_ore": annual.outcome_ore,
+        },
+        as_json,
+        f"wrote {out / files[0]} and {len(files) - 1} CSV files: {summary.activities} activities "
+        f"({summary.ran} ran, {summary.cancelled} cancelled, {summary.postponed} postponed), "
+        f"{summary.participants} participants from {summary.municipalities} municipalities, "
+        f"budget {_kr(annual.budget_ore)}, outcome {_kr(annual.outcome_ore)}",
+    )
