@@ -651,6 +651,46 @@ BACKOFFICE = [
         403,
         "Formuläret har gått ut",
     ),
+    (
+        "plan form: malformed action plan line",
+        "{round}",
+        "/admin/activities/new",
+        {"action_plan_line": "Rad 1; DROP TABLE"},
+        422,
+        "Rad i handlingsplanen",
+    ),
+    (
+        "year: cost with an amount that is not one",
+        "/admin/year/2031/ekonomi",
+        "/admin/year/2031/costs",
+        {"amount": "1 OR 1=1", "date": "2031-01-01", "category": "lokal", "target": "aktivitet:{id}"},
+        422,
+        "Skriv ett belopp i kronor",
+    ),
+    (
+        "year: cost on a line of no plan",
+        "/admin/year/2031/ekonomi",
+        "/admin/year/2031/costs",
+        {"amount": "100", "date": "2031-01-01", "category": "lokal", "target": "rad:../../etc"},
+        422,
+        "Välj en rad i handlingsplanen",
+    ),
+    (
+        "year: cost without a CSRF token",
+        "/admin/year/2031/ekonomi",
+        "/admin/year/2031/costs",
+        {"csrf_token": None, "amount": "100", "date": "2031-01-01", "category": "lokal"},
+        403,
+        "Formuläret har gått ut",
+    ),
+    (
+        "year: a line of no plan",
+        "/admin/year/2031",
+        "/admin/year/2031/lines/x/edit",
+        {"budget": "1"},
+        404,
+        "Raden finns inte",
+    ),
 ]
 
 
