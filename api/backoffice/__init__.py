@@ -23,6 +23,7 @@ from api.backoffice.signin import signin_router
 from api.backoffice.steering import steering_router
 from api.backoffice.tokens import tokens_router
 from api.backoffice.year_pages import year_router
+from api.backoffice.year_report import year_report_router
 
 __all__ = ["ADMIN", "BackOffice", "BackOfficeConfig", "OidcConfig", "mount_backoffice"]
 
@@ -45,6 +46,7 @@ def mount_backoffice(app: FastAPI, bo: BackOffice) -> None:
         office_log_router(bo),
         schedules_router(bo),
         year_router(bo),
+        year_report_router(bo),
     )
     for router in routers:
         app.include_router(router, prefix=ADMIN)
