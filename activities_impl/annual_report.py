@@ -44,7 +44,7 @@ from domain.tables import Activity, ActivityPlanVersion, Attendance, Participant
 from domain.texts import STOCKHOLM
 from domain.year_outcome import YearOutcome, year_outcome
 
-DECISION_KINDS = {"confirm", "cancel", "postpone", "extend", "decision:cancel"}
+DECISION_KINDS = {"awaiting_coordinator", "confirm", "cancel", "postpone", "extend", "decision:cancel"}
 
 
 @dataclass(frozen=True)

@@ -140,20 +140,22 @@ def activity_outcome(
     state: Outcome = Outcome.PLANNED
     reason, registered = "", None
     note = ""  # the coordinator's latest reason for a cancellation, from the back-office
+    below: DecisionFact | None = None  # the deadline found it below the minimum (and waited for the coordinator)
     for decision in decisions:
         if decision.kind == "decision:cancel":
             note = decision.reason.strip() if decision.reason.strip() != "(ingen motivering)" else ""
+        elif decision.kind == "awaiting_coordinator":
+            below = decision
         elif decision.kind == "confirm":
-            state = Outcome.RUNNING
+            state, below = Outcome.RUNNING, None
         elif decision.kind in ("postpone", "extend"):
-            state = Outcome.PLANNED
+            state, below = Outcome.PLANNED, None
         elif decision.kind == "cancel":
-            state, registered = Outcome.CANCELLED, decision.confirmed
-            low = decision.reason.startswith(ENGINE_LOW_ENROLMENT) or (
-                decision.confirmed is not None
-                and decision.min_participants is not None
-                and decision.confirmed < decision.min_participants
-            )
+            # The workflow records a cancellation after it has cancelled every seat (its count is 0 then): how many
+            # had registered is the count when the deadline found too few.
+            state = Outcome.CANCELLED
+            registered = below.confirmed if below is not None else decision.confirmed or None
+            low = decision.reason.startswith(ENGINE_LOW_ENROLMENT) or below is not None
             reason = note or ("för få anmälda" if low else "inställd av samordnaren")
     if state is Outcome.RUNNING and last_end <= as_of:
         state = Outcome.RAN

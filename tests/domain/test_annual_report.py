@@ -86,16 +86,19 @@ def test_outcomes_from_decisions():
     assert activity_outcome([decision("confirm")], T, end, T)[0] is Outcome.RUNNING
     # Cancelled by the workflow for low enrolment, with how many had registered.
     cancelled = [
-        decision("awaiting_coordinator", 0, "3 registered, minimum 5"),
-        decision("cancel", 1, "below the minimum and no decision within the grace period", confirmed=3),
+        decision("awaiting_coordinator", 0, "3 registered, minimum 5", confirmed=3),
+        decision("cancel", 1, "below the minimum and no decision within the grace period", confirmed=0),
     ]
     assert activity_outcome(cancelled, T, end, AS_OF) == (Outcome.CANCELLED, "för få anmälda", 3)
+    # The coordinator cancels while deciding: too few all the same.
+    deciding = [cancelled[0], decision("cancel", 1, "cancelled by the coordinator", confirmed=0)]
+    assert activity_outcome(deciding, T, end, AS_OF) == (Outcome.CANCELLED, "för få anmälda", 3)
     # The coordinator's own reason (back-office) wins.
     by_hand = [
         decision("decision:cancel", 0, "Föreläsaren blev sjuk"),
-        decision("cancel", 1, "cancelled by the coordinator", confirmed=9),
+        decision("cancel", 1, "cancelled by the coordinator", confirmed=0),
     ]
-    assert activity_outcome(by_hand, T, end, AS_OF) == (Outcome.CANCELLED, "Föreläsaren blev sjuk", 9)
+    assert activity_outcome(by_hand, T, end, AS_OF) == (Outcome.CANCELLED, "Föreläsaren blev sjuk", None)
     no_reason = [
         decision("decision:cancel", 0, "(ingen motivering)"),
         decision("cancel", 1, "cancelled by the coordinator", confirmed=9),

@@ -213,8 +213,10 @@ def _write(store: Store, spec: Spec) -> None:
             for invitation, answer in zip(invitations, spec.answers, strict=False):
                 store.answer_survey(invitation.token, {**answer, "ta_med": "Mycket"}, now=sent + timedelta(hours=1))
     elif spec.outcome == "cancelled":
-        decide(1, "awaiting_coordinator", f"{spec.registered} registered, minimum {spec.min_participants}", 0)
-        decide(2, "cancel", "below the minimum and no decision within the grace period", spec.registered)
+        decide(
+            1, "awaiting_coordinator", f"{spec.registered} registered, minimum {spec.min_participants}", spec.registered
+        )
+        decide(2, "cancel", "below the minimum and no decision within the grace period", 0)  # as the workflow does
     elif spec.outcome == "postponed":
         assert spec.postponed_to is not None
         decide(1, "awaiting_coordinator", "0 registered", 0)
