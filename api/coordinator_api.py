@@ -320,8 +320,8 @@ def coordinator_router(service: Service, directory: Directory, api_token: str | 
         plan = await _plan_from_body(request, reference)
         try:
             handle = await service.start(plan)
-        except Refused as exc:
-            raise HTTPException(409, str(exc)) from None
+        except Refused as exc:  # a line the year's action plan does not have is bad input; the rest are conflicts
+            raise HTTPException(422 if exc.code == RefusalCode.UNKNOWN_ACTION_PLAN_LINE else 409, str(exc)) from None
         except WorkflowAlreadyStartedError:
             raise HTTPException(409, f"activity {plan.id!r} has already been started") from None
         return Started(id=plan.id, workflow_id=handle.id)

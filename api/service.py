@@ -192,6 +192,9 @@ class Service:
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
+        # The line it names must be in its year's action plan (when one is stored): checked before anything is saved.
+        for problem in await asyncio.to_thread(self.store.action_plan_line_problems, plan):
+            raise Refused(problem.message, RefusalCode.UNKNOWN_ACTION_PLAN_LINE, problem.details)
         version = await asyncio.to_thread(self.store.save_plan, plan, True)
         lifecycle = plan.lifecycle(version)
         return await self.client.start_workflow(

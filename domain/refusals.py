@@ -28,6 +28,7 @@ class RefusalCode(StrEnum):
     NO_ACTIVITY = "no_activity"
     ACTIVITY_ENDED = "activity_ended"
     ALREADY_STARTED = "already_started"
+    UNKNOWN_ACTION_PLAN_LINE = "unknown_action_plan_line"
     # the coordinator's decisions
     DECISION_PHASE = "decision_phase"
     DECISION_BUSY = "decision_busy"

@@ -91,6 +91,7 @@ REFUSALS: dict[RefusalCode, str] = {
     RefusalCode.ACTIVITY_ENDED: "Aktiviteten är avslutad.",
     RefusalCode.NOT_CONFIRMED: "Bara bekräftade deltagare kan markeras som närvarande.",
     RefusalCode.ALREADY_STARTED: "Aktiviteten är redan startad.",
+    RefusalCode.UNKNOWN_ACTION_PLAN_LINE: "Handlingsplanen för {year} har ingen rad ”{line}”.",
     RefusalCode.DECISION_PHASE: "Det beslutet går inte att fatta i aktivitetens nuvarande fas.",
     RefusalCode.DECISION_BUSY: "Ett annat beslut om aktiviteten håller på att genomföras. Försök igen om en stund.",
     RefusalCode.DEADLINE_MISSING: "Ange en ny sista anmälningsdag.",

@@ -244,6 +244,27 @@ async def test_start_from_json_and_duplicate_is_409(api, lab, make_plan):
     assert again.status_code == 409 and "already been started" in again.json()["detail"]
 
 
+async def test_a_line_the_years_action_plan_lacks_is_422_and_nothing_is_started(api, lab, make_plan):
+    from pathlib import Path
+
+    from domain.action_plan import parse_action_plan_yaml
+    from domain.plan import plan_year
+
+    plan = make_plan(await lab.now())
+    year = plan_year(plan)
+    example = (Path(__file__).resolve().parents[2] / "examples" / "handlingsplan-2020.yaml").read_text("utf-8")
+    lab.store.save_action_plan(
+        parse_action_plan_yaml(example.replace("year: 2020", f"year: {year}").replace("2020–2022", f"{year}–")), ""
+    )
+    wrong = plan.model_copy(update={"action_plan_line": "finns-inte"})
+    response = await api.post("/api/activities", json=plan_json(wrong))
+    assert response.status_code == 422 and "finns-inte" in response.json()["detail"]
+    assert (await api.get(f"/api/activities/{plan.id}")).status_code == 404  # neither saved nor started
+    right = plan.model_copy(update={"action_plan_line": "likvardighet-leda-likvardig-skola"})
+    assert (await api.post("/api/activities", json=plan_json(right))).status_code == 201
+    assert lab.store.activity_lines(year)[plan.id] == "likvardighet-leda-likvardig-skola"
+
+
 async def test_invalid_plans_are_422_with_problems_by_field(api, lab, make_plan):
     plan = plan_json(make_plan(await lab.now()))
     bad = {**plan, "places": 1, "min_participants": 2, "target_groups": ["astronauter"], "surprise": 1}

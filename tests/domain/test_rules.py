@@ -171,7 +171,9 @@ def test_every_refusal_people_meet_has_a_swedish_text():
     from domain.texts import REFUSAL_FALLBACK, REFUSALS, refusal_text
 
     for code in REFUSALS:
-        assert refusal_text(code, {"size": 3, "min": 5, "max": 8, "places": 4}) != REFUSAL_FALLBACK
+        assert refusal_text(code, {"size": 3, "min": 5, "max": 8, "places": 4, "year": 2020, "line": "x"}) != (
+            REFUSAL_FALLBACK
+        )
     assert refusal_text(RefusalCode.TEAM_SIZE, {"size": 3, "min": 5, "max": 8}) == (
         "Ett lag ska ha 5–8 deltagare (du angav 3)."
     )

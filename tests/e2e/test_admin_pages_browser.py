@@ -95,7 +95,7 @@ def test_the_remaining_admin_pages_pass_axe(web, page, tmp_path):  # noqa: F811 
 
 def test_the_year_pages_pass_axe(web, page, tmp_path):  # noqa: F811 - the fixtures
     """Handlingsplan och ekonomi: the action plan (as coordinator and viewer), its import with errors, a line's form
-    with errors, the economy page with its cost form and cost import with errors, removing a cost."""
+    with errors, the economy page with its cost form and cost import with errors, removing a cost, the annual report."""
     from playwright.sync_api import expect
 
     from domain.action_plan import parse_action_plan_yaml
@@ -166,6 +166,10 @@ def test_the_year_pages_pass_axe(web, page, tmp_path):  # noqa: F811 - the fixtu
     page.goto(f"{base}/admin/year/{year}/costs/{cost.id}/remove")
     expect(page.get_by_role("button", name="Ta bort kostnaden")).to_be_visible()
     audit(page, "removing a cost")
+    page.goto(f"{base}/admin/year/{year}")
+    page.get_by_role("link", name=f"Verksamhetsrapport {year}").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Verksamhetsrapport")
+    audit(page, "annual report")
 
     viewer, _ = store.add_staff("ledning@miun.se", Role.VIEWER, name="Ledning")
     page.context.clear_cookies()
@@ -175,6 +179,8 @@ def test_the_year_pages_pass_axe(web, page, tmp_path):  # noqa: F811 - the fixtu
     audit(page, "action plan, viewer")
     page.goto(f"{base}/admin/year/{year}/ekonomi")
     audit(page, "economy, viewer")
+    page.goto(f"{base}/admin/year/{year}/verksamhetsrapport")
+    audit(page, "annual report, viewer")
 
     problems = audit.blocking()
     print(f"axe-core {audit.engine}, WCAG 2.1 A/AA rules, violations per page:\n" + audit.summary())
