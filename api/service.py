@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities_impl.store import Store, StoreError
+from api.batches import Batches
 from domain.email_address import InvalidEmail, parse_email
 from domain.lifecycle import (
     ActivityStatus,
@@ -35,6 +36,7 @@ from domain.lifecycle import (
     MessageRequest,
     OverrideAction,
     OverrideRequest,
+    RegistrationBatch,
     RegistrationRequest,
     RegistrationResult,
     StaffId,
@@ -47,7 +49,7 @@ from domain.refusals import RefusalCode
 from domain.segments import SegmentError, parse_segment
 from domain.state import LifecycleInput
 from workflows import search_attributes as sa
-from workflows.activity_lifecycle import ActivityLifecycleWorkflow, workflow_id
+from workflows.activity_lifecycle import REGISTRATIONS_PER_UPDATE, ActivityLifecycleWorkflow, workflow_id
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -91,6 +93,15 @@ class Unconfirmed(Exception):
     """The workflow did not answer in time: the request may or may not have been carried out."""
 
 
+def _copied(exc: Exception) -> Exception:
+    """A fresh exception like `exc`, for each registration of a batch that failed as a whole."""
+    if isinstance(exc, Refused):
+        return Refused(str(exc), exc.code, exc.details)
+    if isinstance(exc, Unconfirmed):
+        return Unconfirmed(str(exc))
+    return exc
+
+
 # The server keeps at most 10 Updates in flight per workflow (history.maxInFlightUpdates) and refuses more;
 # each process lets 8 through per activity and queues the rest, so a burst waits instead of failing.
 UPDATES_IN_FLIGHT_PER_ACTIVITY = 8
@@ -125,8 +136,41 @@ class Service:
         self.client, self.store, self.task_queue = client, store, task_queue
         self.update_timeout = update_timeout
         self._gates: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(updates_in_flight))
+        # Registrations waiting for an activity's gate go together, one `register_many` per batch (api/batches.py).
+        self._registrations: Batches[RegistrationRequest, RegistrationResult] = Batches(
+            self._gates, updates_in_flight, REGISTRATIONS_PER_UPDATE, _copied
+        )
 
     async def _update(
+        self,
+        activity_id: str,
+        handle: LifecycleHandle,
+        update: UpdateMethodMultiParam[[ActivityLifecycleWorkflow, ArgT], ResultT],
+        arg: ArgT,
+    ) -> ResultT:
+        """`_send_update` through the activity's gate."""
+        async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
+            return await self._send_update(activity_id, handle, update, arg)
+
+    async def _registered(
+        self, activity_id: str, handle: LifecycleHandle, requests: builtins.list[RegistrationRequest]
+    ) -> builtins.list[RegistrationResult | Exception]:
+        """The workflow's answer to each of `requests` (called inside the gate): `register` for one, else one
+        `register_many`, whose per-request refusals come back as `Refused`."""
+        if len(requests) == 1:
+            try:
+                return [await self._send_update(activity_id, handle, ActivityLifecycleWorkflow.register, requests[0])]
+            except Refused as exc:
+                return [exc]
+        answer = await self._send_update(
+            activity_id, handle, ActivityLifecycleWorkflow.register_many, RegistrationBatch(requests=requests)
+        )
+        return [
+            o.result if o.result is not None else Refused(o.message, o.refusal or RefusalCode.REFUSED, o.details)
+            for o in answer.outcomes
+        ]
+
+    async def _send_update(
         self,
         activity_id: str,
         handle: LifecycleHandle,
@@ -140,29 +184,28 @@ class Service:
         the Update is sent again after a short, jittered pause, within the same time budget, with the same Update
         id, so a resend of one the server did take gets that one's outcome instead of being carried out twice.
         Several web processes share the server's limit when their gates add up to no more than it (see
-        `__init__`; tests/integration/test_update_limit.py)."""
-        async with self._gates[activity_id]:  # released however the Update ends: answer, refusal, timeout, cancel
-            try:
-                async with asyncio.timeout(self.update_timeout):
-                    pause = 0.01
-                    update_id = str(uuid.uuid4())  # one id for every resend: the server answers a repeat once
-                    while True:
-                        try:
-                            return await handle.execute_update(
-                                update, arg, id=update_id, rpc_timeout=timedelta(seconds=self.update_timeout)
-                            )
-                        except RPCError as exc:
-                            if exc.status is not RPCStatusCode.RESOURCE_EXHAUSTED:
-                                raise
-                        await asyncio.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
-                        pause = min(pause * 2, 0.5)
-            except WorkflowUpdateFailedError as exc:
-                raise Refused.from_update(exc) from None
-            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError) as exc:
-                raise Unconfirmed(
-                    f"no answer from the workflow of {activity_id!r} "
-                    f"({type(exc).__name__}); it may still have been carried out"
-                ) from None
+        `__init__`; tests/integration/test_update_limit.py). Called inside the activity's gate."""
+        try:
+            async with asyncio.timeout(self.update_timeout):
+                pause = 0.01
+                update_id = str(uuid.uuid4())  # one id for every resend: the server answers a repeat once
+                while True:
+                    try:
+                        return await handle.execute_update(
+                            update, arg, id=update_id, rpc_timeout=timedelta(seconds=self.update_timeout)
+                        )
+                    except RPCError as exc:
+                        if exc.status is not RPCStatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                    await asyncio.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
+                    pause = min(pause * 2, 0.5)
+        except WorkflowUpdateFailedError as exc:
+            raise Refused.from_update(exc) from None
+        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError) as exc:
+            raise Unconfirmed(
+                f"no answer from the workflow of {activity_id!r} "
+                f"({type(exc).__name__}); it may still have been carried out"
+            ) from None
 
     def handle(self, activity_id: str) -> LifecycleHandle:
         return self.client.get_workflow_handle_for(ActivityLifecycleWorkflow.run, workflow_id(activity_id))
@@ -429,11 +472,10 @@ class Service:
             raise enrolled
         participant_id, existed = enrolled
         try:
-            result = await self._update(
+            result = await self._registrations.submit(
                 activity_id,
-                handle,
-                ActivityLifecycleWorkflow.register,
                 RegistrationRequest(participant_id=participant_id, team_size=team_size),
+                lambda requests: self._registered(activity_id, handle, requests),
             )
         except Refused as exc:
             # A person stored by this call goes again, unless the workflow holds a seat for them: "already

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -88,6 +88,26 @@ class RegistrationResult(BaseModel):
     registration_id: str
     status: SeatStatus
     waitlist_position: int | None = None
+
+
+class RegistrationBatch(BaseModel):
+    """Registrations that waited together in one web process, in the order they came: one Update for all of them
+    (a burst beyond the server's limit of Updates in flight shares the slots instead of queueing for them)."""
+
+    requests: list[RegistrationRequest]
+
+
+class RegistrationOutcome(BaseModel):
+    """One request of a batch: its seat, or the refusal (its code, the English message and the numbers)."""
+
+    result: RegistrationResult | None = None
+    refusal: str | None = None
+    message: str = ""
+    details: dict[str, Any] = {}
+
+
+class RegistrationBatchResult(BaseModel):
+    outcomes: list[RegistrationOutcome]  # one per request, in the batch's order
 
 
 class WithdrawalRequest(BaseModel):

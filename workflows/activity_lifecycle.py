@@ -55,6 +55,9 @@ with workflow.unsafe.imports_passed_through():
         NextDue,
         OverrideAction,
         OverrideRequest,
+        RegistrationBatch,
+        RegistrationBatchResult,
+        RegistrationOutcome,
         RegistrationRequest,
         RegistrationResult,
         SeatStatus,
@@ -112,6 +115,7 @@ BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(m
 # heartbeats while it runs, so a worker killed under it is noticed within 15 s, not after the whole timeout.
 SEAT_CHANGES = Timeouts(start_to_close=timedelta(minutes=10), heartbeat=timedelta(seconds=15))
 SEAT_CHANGES_PER_BATCH = 100
+REGISTRATIONS_PER_UPDATE = 25  # the most `register_many` takes at once (the web's batches are no larger)
 ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ONE_ROW
     LifecycleActivities.record_seat_changes.__name__: SEAT_CHANGES,
     LifecycleActivities.send_invitation.__name__: BULK_MAIL,
@@ -550,6 +554,43 @@ class ActivityLifecycleWorkflow:
         refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
         if refusal:  # re-checked: two updates may pass their validators in the same task
             raise refused(refusal)
+        return await self.take_seat(req)
+
+    @register.validator
+    def validate_register(self, req: RegistrationRequest) -> None:
+        refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
+        if refusal:
+            raise refused(refusal)
+
+    @workflow.update
+    async def register_many(self, batch: RegistrationBatch) -> RegistrationBatchResult:
+        """Several registrations in one Update, taken in the batch's order: each gets its seat or its refusal, as
+        `register` would have answered it (a person twice in one batch: the second is already registered)."""
+        outcomes: list[RegistrationOutcome] = []
+        for req in batch.requests:
+            refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
+            if refusal:
+                outcomes.append(
+                    RegistrationOutcome(refusal=refusal.code.value, message=refusal.message, details=refusal.details)
+                )
+            else:
+                outcomes.append(RegistrationOutcome(result=await self.take_seat(req)))
+        return RegistrationBatchResult(outcomes=outcomes)
+
+    @register_many.validator
+    def validate_register_many(self, batch: RegistrationBatch) -> None:
+        """Rejected before it enters the history when it is empty or too long, or when every request in it would be
+        refused for one and the same reason (e.g. registration closed), which is then everyone's answer."""
+        if not 0 < len(batch.requests) <= REGISTRATIONS_PER_UPDATE:
+            raise refused(refusal(RefusalCode.REFUSED, f"a batch holds 1 to {REGISTRATIONS_PER_UPDATE} registrations"))
+        refusals = [registration_refusal(self.phase, self.plan, self.s.book, req) for req in batch.requests]
+        first = refusals[0]
+        if first is not None and all(r is not None and r.code is first.code for r in refusals):
+            raise refused(first)
+
+    async def take_seat(self, req: RegistrationRequest) -> RegistrationResult:
+        """Give the (checked) request its seat; on the path of histories before `answer-before-recording`, the
+        seat is recorded in the store before the answer."""
         seat = self.s.book.register(
             req.participant_id, req.team_size, registration_id=f"{self.plan.activity_id}-r{self.s.book.next_seq}"
         )
@@ -587,12 +628,6 @@ class ActivityLifecycleWorkflow:
         finally:
             self.seat_changes_in_flight -= 1
         return result
-
-    @register.validator
-    def validate_register(self, req: RegistrationRequest) -> None:
-        refusal = registration_refusal(self.phase, self.plan, self.s.book, req)
-        if refusal:
-            raise refused(refusal)
 
     @workflow.update
     async def withdraw(self, req: WithdrawalRequest) -> WithdrawalResult:

@@ -166,13 +166,13 @@ async def test_no_answer_in_time_is_a_503_that_keeps_the_person(lab, make_plan, 
     from api.service import Unconfirmed
 
     plan = await opened(lab, make_plan)
-    real = lab.service._update
+    real = lab.service._send_update
 
     async def silent(activity_id, handle, update, arg):
         await real(activity_id, handle, update, arg)  # carried out, but the answer never arrives
         raise Unconfirmed("no answer from the workflow (simulated)")
 
-    monkeypatch.setattr(lab.service, "_update", silent)
+    monkeypatch.setattr(lab.service, "_send_update", silent)
     answer = await post_form(web, f"/a/{plan.id}", form())
     assert answer.status_code == 503 and "kan ändå ha tagits emot" in answer.text
     # The seat was given, so the person must still be in the store for the confirmation e-mail.
