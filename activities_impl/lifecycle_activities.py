@@ -254,31 +254,19 @@ class LifecycleActivities:
             seq=record.seq,
         )
         plan = await self._plan(record)
-        found = await self._registrations(record.activity_id, [record.registration_id])
+        found = {r.id: (r, p) for r, p in await self._registrations(record.activity_id, [record.registration_id])}
         if not found:
             raise StoreError(f"registration {record.registration_id} was not stored", "unknown_registration")
-        [(registration, participant)] = found
-        confirmed = record.status is SeatStatus.CONFIRMED
-        sent = await self._calendars_sent(plan, [participant]) if confirmed else {}
-        await self._send(
-            plan,
-            [
-                self._mail(
-                    plan,
-                    f"{plan.id}|registration|{record.registration_id}",
-                    "registration",
-                    participant.email,
-                    "registration_confirmed" if confirmed else "registration_waitlisted",
-                    attachments=[self._person_calendar(plan, record.plan_version, participant, sent)]
-                    if confirmed
-                    else [],
-                    participant=participant,
-                    team_size=record.team_size,
-                    position=record.waitlist_position,
-                    withdraw_url=self.composer.withdraw_url(record.registration_id),
-                )
-            ],
+        change = RegistrationChange(
+            registration_id=record.registration_id,
+            participant_id=record.participant_id,
+            status=record.status,
+            team_size=record.team_size,
+            seq=record.seq,
+            waitlist_position=record.waitlist_position,
         )
+        sent = await self._calendars_sent(plan, [p for _, p in found.values()])
+        await self._send(plan, [self._registration_mail(plan, record.plan_version, change, found, sent)])
 
     @lifecycle_activity()
     async def record_seat_changes(self, batch: SeatChanges) -> SeatChangesRecorded:
@@ -407,37 +395,11 @@ class LifecycleActivities:
     async def record_withdrawal(self, record: WithdrawalRecord) -> None:
         await asyncio.to_thread(self.store.record_withdrawal, record.registration_id, record.promoted)
         plan = await self._plan(record)
-        envelopes = []
-        withdrawn = await self._registrations(record.activity_id, [record.registration_id])
-        promoted = await self._registrations(record.activity_id, record.promoted)
-        sent = await self._calendars_sent(plan, [p for _, p in withdrawn + promoted])
-        for registration, participant in withdrawn:
-            # The calendar file removes the sessions from the person's calendar (same UIDs, higher SEQUENCE).
-            envelopes.append(
-                self._mail(
-                    plan,
-                    f"{plan.id}|withdrawal|{registration.id}",
-                    "withdrawal",
-                    participant.email,
-                    "withdrawal_confirmed",
-                    participant=participant,
-                    attachments=[self._person_calendar(plan, record.plan_version, participant, sent, "CANCEL")],
-                )
-            )
-        for registration, participant in promoted:
-            envelopes.append(
-                self._mail(
-                    plan,
-                    f"{plan.id}|promoted|{registration.id}",
-                    "promoted",
-                    participant.email,
-                    "promoted",
-                    attachments=[self._person_calendar(plan, record.plan_version, participant, sent)],
-                    participant=participant,
-                    withdraw_url=self.composer.withdraw_url(registration.id),
-                )
-            )
-        await self._send(plan, envelopes)
+        ids = [record.registration_id, *record.promoted]
+        found = {r.id: (r, p) for r, p in await self._registrations(record.activity_id, ids)}
+        sent = await self._calendars_sent(plan, [p for _, p in found.values()])
+        change = WithdrawalChange(registration_id=record.registration_id, promoted=record.promoted)
+        await self._send(plan, self._withdrawal_mails(plan, record.plan_version, change, found, sent))
 
     # -- deciding --------------------------------------------------------
     @lifecycle_activity()

@@ -27,30 +27,10 @@ class Registrations(StoreBase):
     def upsert_participant(
         self, activity_id: str, *, name: str, email: str, organisation_id: str, role: str, school: str | None = None
     ) -> int:
-        email = email.strip().lower()
-        with self.session() as s:
-            if s.get(Activity, activity_id) is None:
-                raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity")
-            if s.get(Organisation, organisation_id) is None:
-                raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation")
-            row = s.exec(
-                select(Participant).where(Participant.activity_id == activity_id, Participant.email == email)
-            ).first()
-            if row is not None:  # details are kept as first given: a refused re-registration changes nothing
-                assert row.id is not None  # a stored row has its primary key
-                return row.id
-            row = Participant(
-                activity_id=activity_id,
-                email=email,
-                name=name,
-                organisation_id=organisation_id,
-                role=role,
-                school=school,
-            )
-            s.add(row)
-            s.flush()
-            assert row.id is not None  # assigned by the flush
-            return row.id
+        """The person's id: stored now, or as first given (a refused re-registration changes nothing)."""
+        return self.enrol_participant(
+            activity_id, name=name, email=email, organisation_id=organisation_id, role=role, school=school
+        )[0]
 
     def enrol_participant(
         self,

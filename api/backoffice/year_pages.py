@@ -97,6 +97,7 @@ WHOLE_KRONOR = {
 
 
 def year_of(text: str) -> int | None:
+    """The year in a path, or None: four ASCII digits between 2000 and 2100 (checked before `int`)."""
     return int(text) if len(text) == 4 and text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100 else None
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from activities_impl.annual_report import build_annual_report
 from activities_impl.annual_report_docx import csv_tables, docx_name, render_docx, zip_bundle
 from api.backoffice.context import ADMIN, BackOffice
+from api.backoffice.year_pages import year_of
 from domain.annual_report import OUTCOME_LABELS, AnnualReport
 from domain.money import kronor
 from domain.tables import StaffMember
@@ -28,15 +29,6 @@ from domain.tables import StaffMember
 log = structlog.get_logger("runflow.backoffice.year_report")
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-
-def year_of(text: str) -> int | None:
-    """The year in a path, or None: four digits between 2000 and 2100."""
-    if len(text) != 4 or not text.isascii() or not text.isdigit():
-        return None
-    year = int(text)
-    return year if FIRST_YEAR <= year <= LAST_YEAR else None
 
 
 def report_path(year: int) -> str:
