@@ -23,6 +23,21 @@ from domain.tables import (
 )
 
 
+def _insert_if_new(s: Session, values: dict[str, Any]) -> Any:
+    """`INSERT … ON CONFLICT (activity_id, email) DO NOTHING RETURNING id` for the store's dialect."""
+    # The dialect's own module, imported here: the one the engine uses is loaded already, the other is not needed.
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect
+    else:
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    return (
+        dialect.insert(Participant)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["activity_id", "email"])
+        .returning(col(Participant.id))
+    )
+
+
 class Registrations(StoreBase):
     def upsert_participant(
         self, activity_id: str, *, name: str, email: str, organisation_id: str, role: str, school: str | None = None
@@ -49,35 +64,37 @@ class Registrations(StoreBase):
         members too: the caller replaces them once the workflow has given the seat); a new person is stored with
         their team members. Two requests racing for the same new address get the same row."""
         email = email.strip().lower()
+        values = {
+            "activity_id": activity_id,
+            "email": email,
+            "name": name,
+            "organisation_id": organisation_id,
+            "role": role,
+            "school": school,
+            "anonymised": False,
+            "created_at": utcnow(),
+        }
         try:
             with self.session() as s:
-                found = self._participant_id(s, activity_id, email)
-                if found is not None:
+                # One statement for a new person (the usual case): the row, or nothing when the address is stored
+                # already (a unique constraint, so two requests racing for it get the same row). On SQLite the
+                # statement takes the store's one write lock: the fewer statements the web runs under it, the less
+                # the worker's writes and the other registrations wait.
+                new_id = s.execute(_insert_if_new(s, values)).scalar()
+                if new_id is None:
+                    found = self._participant_id(s, activity_id, email)
+                    assert found is not None  # the conflicting row is there: rows are never deleted concurrently
                     return found, True
-                if s.get(Activity, activity_id) is None:
-                    raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity")
-                if s.get(Organisation, organisation_id) is None:
-                    raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation")
-                row = Participant(
-                    activity_id=activity_id,
-                    email=email,
-                    name=name,
-                    organisation_id=organisation_id,
-                    role=role,
-                    school=school,
-                )
-                s.add(row)
-                s.flush()
-                assert row.id is not None  # assigned by the flush
                 for member in team_members or []:
-                    s.add(TeamMember(activity_id=activity_id, participant_id=row.id, name=member))
-                return row.id, False
-        except IntegrityError:  # the same address stored by a request in between: that row is the person
+                    s.add(TeamMember(activity_id=activity_id, participant_id=new_id, name=member))
+                return new_id, False
+        except IntegrityError:  # a foreign key: no such activity or organisation (told apart here, on the rare path)
             with self.session() as s:
-                found = self._participant_id(s, activity_id, email)
-            if found is None:
-                raise
-            return found, True
+                if s.get(Activity, activity_id) is None:
+                    raise StoreError(f"unknown activity {activity_id!r}", "unknown_activity") from None
+                if s.get(Organisation, organisation_id) is None:
+                    raise StoreError(f"unknown organisation {organisation_id!r}", "unknown_organisation") from None
+            raise
 
     @staticmethod
     def _participant_id(s: Session, activity_id: str, email: str) -> int | None:

@@ -4,6 +4,8 @@ anonymisation."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +140,32 @@ def test_upsert_participant_refuses_unknown_activity_or_organisation(store, acti
     with pytest.raises(StoreError, match="organisation"):
         store.upsert_participant(activity_id, name="A", email="a@x.se", organisation_id="atlantis", role="lärare")
     assert store.participant_by_email(activity_id, "a@x.se") is None
+
+
+def test_enrol_participant_racing_for_one_address_gives_one_row(store, activity_id):
+    """Eight requests for one new address at once (as a double-click, or two tabs): one stores the person (with
+    the team), the others get that row, as already stored."""
+    barrier = threading.Barrier(8)
+
+    def enrol(n: int) -> tuple[int, bool]:
+        barrier.wait()
+        return store.enrol_participant(
+            activity_id,
+            name=f"Anna {n}",
+            email="Anna@Sundsvall.se",
+            organisation_id="sundsvall",
+            role="lärare",
+            team_members=[f"Member {n}"],
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(enrol, range(8)))
+    assert len({pid for pid, _ in results}) == 1
+    assert sorted(existed for _, existed in results) == [False] + [True] * 7
+    [pid] = {pid for pid, _ in results}
+    [first] = [n for n, (_, existed) in enumerate(results) if not existed]
+    assert store.participants([pid])[0].name == f"Anna {first}"
+    assert store.team_members(pid) == [f"Member {first}"]
 
 
 def test_discard_participant_only_when_unregistered(store, activity_id):
