@@ -7,11 +7,12 @@ load balancer would. Each client has one keep-alive connection to one of them (c
 activity page once (CSRF cookie and token, as a browser), waits until every client has its page, and then all post
 their registrations as fast as they can: N distinct people between them. Every request's wall time is a sample.
 
-Each web process lets at most `UPDATES_IN_FLIGHT_PER_ACTIVITY` (8) Updates per activity through to Temporal and
-queues the rest (`api.service.Service._update`); two processes may together ask for 16, more than the server's
-default limit of 10 in flight per workflow (`history.maxInFlightUpdates`), and an Update the server turns away with
-RESOURCE_EXHAUSTED (never admitted) is sent again by the process that sent it. So the burst shows whether several
-processes share the server's limit without failures.
+Each web process lets a gate of `RUNFLOW_UPDATES_IN_FLIGHT_PER_ACTIVITY` Updates per activity through to Temporal
+(`api.service.Service`) and sends the registrations that wait for it together (`api/batches.py`). The webs are set
+up as the README says replicas must be: their gates add up to no more than the server's limit on Updates in flight
+per workflow (`history.maxInFlightUpdates`), so each gets min(8, limit // webs): 5 at the default limit of 10, 8 at
+100. An Update the server turns away with RESOURCE_EXHAUSTED (never admitted) is sent again by the process that sent
+it. So the burst shows whether several processes share the server's limit without failures.
 
 Run twice: on the run's dev server (its limit: 10 unless `--server-max-inflight-updates` says otherwise) and on a
 second dev server started with `history.maxInFlightUpdates` = `--burst-server-limit` (default 100), with its own
@@ -267,7 +268,9 @@ async def burst_on(
     problems: list[str] = []
     tq, ftq = stack.task_queue(f"burst{limit}"), stack.task_queue(f"floor-burst{limit}")
     worker = await stack.runflow_worker(tq)
-    webs = [await stack.runflow_web(tq) for _ in range(webs_n)]
+    # As the README says to run replicas: their gates add up to no more than the server's limit.
+    gate = min(UPDATES_IN_FLIGHT_PER_ACTIVITY, max(1, limit // webs_n))
+    webs = [await stack.runflow_web(tq, RUNFLOW_UPDATES_IN_FLIGHT_PER_ACTIVITY=str(gate)) for _ in range(webs_n)]
     floor_worker = await stack.floor_worker(ftq)
     service = Service(stack.client, stack.store, tq)
     plan = open_plan(f"bench-{stack.run_id}-burst{limit}", opens_in=1.0, places=places)
@@ -343,7 +346,7 @@ async def burst_on(
         "places": places,
         "clients": clients,
         "web_processes": webs_n,
-        "updates_in_flight_per_activity_per_process": UPDATES_IN_FLIGHT_PER_ACTIVITY,
+        "updates_in_flight_per_activity_per_process": gate,
         "server_max_inflight_updates": limit,
         "failures": len(failures),
         "failure_examples": sorted(set(failures))[:3],

@@ -202,10 +202,11 @@ class BenchStack:
         await wait_until_polling(self.client, task_queue, [process], timeout=90)
         return process
 
-    async def runflow_web(self, task_queue: str) -> tuple[Process, int]:
+    async def runflow_web(self, task_queue: str, **env: str) -> tuple[Process, int]:
+        """A `runflow web` process on a free port; `env`: settings beyond `child_env`'s."""
         port = free_port()
         process, url = start_web(
-            self.child_env(task_queue, port),
+            {**self.child_env(task_queue, port), **env},
             self.workdir / f"web-{port}.log",
             port,
             "--connect-timeout",
