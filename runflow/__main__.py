@@ -1,3 +1,3 @@
-from runflow.cli import main
+from runflow.entry import main
 
 main()

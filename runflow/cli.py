@@ -234,7 +234,21 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 
 @activity_app.command("show")
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
-    """Phase, counts, next due time, sessions and decisions of one activity."""
+    """Phase, counts, next due time, sessions and decisions of one activity.
+
+    Asks a running `runflow web` when RUNFLOW_API_TOKEN is set (over HTTPS, or to this machine), else Temporal and
+    the store; the answer is the same."""
+    from runflow.activity_text import activity_text
+    from runflow.web_client import activity_through_web
+
+    data = None if _web_declined else activity_through_web(activity_id)
+    if data is None:
+        data = _activity_directly(activity_id)
+    typer.echo(activity_text(data, as_json))
+
+
+def _activity_directly(activity_id: str) -> dict[str, Any]:
+    """`activity show`'s object from Temporal (the status query) and the store (surveys, undeliverable e-mails)."""
     from api.directory import Directory
 
     async def work(service: Service) -> tuple[ActivityStatus, list[dict[str, Any]], list[dict[str, Any]]]:
@@ -251,31 +265,7 @@ def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
         return outcome(status), outcome(undeliverable), outcome(surveys)
 
     status, undeliverable, surveys = run_with_service(work)
-    data = {**status.model_dump(mode="json"), "surveys": surveys, "undeliverable": undeliverable}
-    if as_json:
-        emit(data, True)
-        return
-    lines = [
-        f"{status.id}: {status.title}",
-        f"phase: {status.phase.value}",
-        f"confirmed: {status.confirmed}/{status.capacity} (min {status.min_participants}), "
-        f"waitlisted: {status.waitlisted}, withdrawn: {status.withdrawn}",
-        f"deadline: {status.deadline.isoformat()}",
-    ]
-    if status.next_due:
-        lines.append(f"next: {status.next_due.what} at {status.next_due.at.isoformat()}")
-    for s in status.sessions:
-        lines.append(
-            f"  session {s.no}: {s.start.isoformat()} {s.location.value}, attended {s.attended}, survey {s.survey}"
-        )
-    for d in status.decisions:
-        lines.append(f"  {d.at.isoformat()} {d.kind} by {d.by.value}: {d.reason}")
-    for c in surveys:
-        lines.append(f"  survey {c['survey']}: {c['answered']}/{c['invited']} answered, {c['reminded']} reminded")
-    if undeliverable:
-        lines.append(f"undeliverable e-mails: {len(undeliverable)}")
-        lines += [f"  {u['recipient']} ({u['purpose']}): {u['reason']}" for u in undeliverable]
-    emit(data, False, "\n".join(lines))
+    return {**status.model_dump(mode="json"), "surveys": surveys, "undeliverable": undeliverable}
 
 
 @activity_app.command("list")
@@ -742,7 +732,12 @@ def db_upgrade() -> None:
     typer.echo("store is up to date")
 
 
-def main() -> None:
+# Set by the console script's entry (runflow/entry.py) when it asked the web for `activity show` and got no full
+# answer: the command then goes the direct way at once instead of asking again.
+_web_declined = False
+
+
+def main(*, web_declined: bool = False) -> None:
     """Run the CLI, then leave without interpreter teardown.
 
     The Temporal client's native threads can abort a finishing interpreter
@@ -752,6 +747,8 @@ def main() -> None:
     import logging
     import os
 
+    global _web_declined
+    _web_declined = web_declined
     try:
         app()
         code = 0

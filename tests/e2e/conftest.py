@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from runflow.web_client import activity_through_web
 from tests.support.mail import read_mails
 from tests.support.processes import RUNFLOW, RunflowUp
 from tests.support.waiting import wait_for_sync
@@ -31,10 +32,10 @@ class Stack(dict):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self['web']}"
 
-    def cli(self, *args: str, expect: int = 0) -> dict:
+    def cli(self, *args: str, expect: int = 0, env: dict[str, str] | None = None) -> dict:
         result = subprocess.run(
             [RUNFLOW, *args, "--json"],
-            env=self["env"],
+            env=self["env"] if env is None else env,
             capture_output=True,
             text=True,
             timeout=60,
@@ -42,6 +43,19 @@ class Stack(dict):
         )
         assert result.returncode == expect, f"{args}: {result.stdout}{result.stderr}"
         return json.loads(result.stdout) if expect == 0 else {"stderr": result.stderr}
+
+    def shown_both_ways(self, activity_id: str) -> dict:
+        """`runflow activity show` through the web (this environment has the API token) and directly (Temporal and
+        the store, without it): the same object. Asked web, direct, web until the activity holds still meanwhile."""
+        direct_env = {k: v for k, v in self["env"].items() if k != "RUNFLOW_API_TOKEN"}
+        for _ in range(5):
+            before = self.cli("activity", "show", activity_id)
+            direct = self.cli("activity", "show", activity_id, env=direct_env)
+            if self.cli("activity", "show", activity_id) == before:
+                assert direct == before
+                assert activity_through_web(activity_id, self["env"]) == direct  # the web did answer
+                return direct
+        raise AssertionError(f"{activity_id} never held still for three questions")
 
     def wait_for_phase(self, activity_id: str, phases: set[str], timeout: float) -> dict:
         seen: list[dict] = []

@@ -63,7 +63,7 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     assert statuses == ["confirmed", "confirmed", "confirmed", "waitlisted"]
     promoted = stack.cli("withdraw", aid, "--email", "cia@skola.test")["promoted"]
     assert len(promoted) == 1
-    shown = stack.cli("activity", "show", aid)
+    shown = stack.shown_both_ways(aid)
     assert {k: shown[k] for k in ("id", "phase", "confirmed", "waitlisted", "capacity", "min_participants")} == {
         "id": aid,
         "phase": "open",
@@ -86,6 +86,7 @@ def test_a_short_plan_runs_to_completed_through_the_cli(stack, tmp_path):
     stack.wait_for_phase(aid, {"running"}, timeout=60)
     assert stack.cli("attendance", aid, "1", "--present", "anna@skola.test", "bo@skola.test")["present"] == 2
     final = stack.wait_for_phase(aid, {"completed", "anonymised"}, timeout=90)
+    assert stack.shown_both_ways(aid)["sessions"]  # with its sessions, decisions and surveys
     assert [d["kind"] for d in final["decisions"]][:1] == ["confirm"]
     report = stack.cli("report", aid)
     assert report["summary"]["confirmed"] == 3

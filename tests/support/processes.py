@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -386,6 +387,9 @@ class RunflowUp:
             "TEMPORAL_ADDRESS": f"{HOST}:{self.ports['temporal']}",
             "RUNFLOW_DATA_DIR": str(self.data_dir),
             "RUNFLOW_LOG_FORMAT": "json",
+            # The coordinators' API is on, and `runflow activity show` in this environment asks the web for it.
+            "RUNFLOW_API_TOKEN": secrets.token_urlsafe(32),
+            "RUNFLOW_WEB_BASE_URL": f"http://{HOST}:{self.ports['web']}",
         }
         argv = [RUNFLOW, "up", "--data-dir", str(self.data_dir)]
         for name, port in self.ports.items():
