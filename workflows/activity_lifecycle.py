@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -92,6 +91,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.state import LifecycleInput, LifecycleState
     from workflows import search_attributes as sa
+    from workflows.lifecycle_data import ACTIVITY_TIMEOUTS, ONE_ROW, Unrecorded
 
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
@@ -99,33 +99,9 @@ ACTIVITY_RETRY = RetryPolicy(
 
 
 GIVEN_UP = (RetryState.NON_RETRYABLE_FAILURE, RetryState.MAXIMUM_ATTEMPTS_REACHED)  # the step will not succeed
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    start_to_close: timedelta
-    heartbeat: timedelta | None = None
-
-
-# One row in the store and at most one e-mail: longer than the SMTP timeout, short enough that a step whose worker
-# died is retried soon. Mailing many people: long, with heartbeats after each message to notice a dead worker.
-ONE_ROW = Timeouts(start_to_close=timedelta(seconds=45))
-BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(minutes=1))
-# Seat changes already answered: rows and confirmations for up to SEAT_CHANGES_PER_BATCH of them. The activity
-# heartbeats while it runs, so a worker killed under it is noticed within 15 s, not after the whole timeout.
-SEAT_CHANGES = Timeouts(start_to_close=timedelta(minutes=10), heartbeat=timedelta(seconds=15))
-SEAT_CHANGES_PER_BATCH = 100
+# The activities' timeouts are in workflows.lifecycle_data (ACTIVITY_TIMEOUTS), defined once per worker.
+SEAT_CHANGES_PER_BATCH = 100  # answered seat changes recorded by one `record_seat_changes`
 REGISTRATIONS_PER_UPDATE = 25  # the most `register_many` takes at once (the web's batches are no larger)
-ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ONE_ROW
-    LifecycleActivities.record_seat_changes.__name__: SEAT_CHANGES,
-    LifecycleActivities.send_invitation.__name__: BULK_MAIL,
-    LifecycleActivities.send_deadline_reminder.__name__: BULK_MAIL,
-    LifecycleActivities.announce.__name__: BULK_MAIL,
-    LifecycleActivities.send_session_reminder.__name__: BULK_MAIL,
-    LifecycleActivities.send_survey.__name__: BULK_MAIL,
-    LifecycleActivities.remind_survey.__name__: BULK_MAIL,
-    LifecycleActivities.send_coordinator_message.__name__: BULK_MAIL,
-}
 BUSY = refusal(RefusalCode.DECISION_BUSY, "another decision is being applied, try again")
 
 # Patches (README: "Changing the workflow safely"). Each is decided once per run, where it is first asked: histories
@@ -141,14 +117,6 @@ SEARCH_ATTRIBUTES_ONCE_PER_TASK = "search-attributes-once-per-task"
 def refused(why: Refusal) -> ApplicationError:
     """A refusal as Temporal carries it: the code as the error's type, the numbers as its details."""
     return ApplicationError(why.message, why.details, type=why.code.value, non_retryable=True)
-
-
-@dataclass(frozen=True)
-class Unrecorded:
-    """A registration or withdrawal answered and not yet in the store, with the plan version it was taken under."""
-
-    plan_version: int
-    change: SeatChange
 
 
 A = TypeVar("A")

@@ -48,3 +48,13 @@ def test_a_changed_file_is_read_again(tmp_path):
     module.write_text("VALUE = 22\n")
     os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
     assert fresh(finder, "flows.one", [str(package)]).VALUE == 22
+
+
+def test_a_workflow_run_makes_no_class_but_the_workflow():
+    """Every other class lives in a module passed through the sandbox (domain, workflows.lifecycle_data): defined in
+    the workflow's module, a dataclass would be made again for every open activity (~9 KiB each, BENCHMARKS.md)."""
+    module = fresh(SharedCodeFinder(["workflows"]), "workflows.activity_lifecycle", [WORKFLOWS])
+    made_here = sorted(
+        name for name, value in vars(module).items() if isinstance(value, type) and value.__module__ == module.__name__
+    )
+    assert made_here == ["ActivityLifecycleWorkflow"]
