@@ -463,6 +463,7 @@ async def run(
             stack.workdir / f"burst-limit{second_limit}",
             encrypt=stack.encrypt,
             server_args=["--dynamic-config-value", f"history.maxInFlightUpdates={second_limit}"],
+            store_url=stack.store_url,  # the same database (other activity ids) when one was given
         )
         try:
             await other.start()

@@ -141,12 +141,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--encrypt", action="store_true", help="encrypt payloads (AES-GCM codec) as in production")
     p.add_argument("--out", type=Path, default=HERE / "results.json", help="where to write the JSON results")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (store, mail, process logs)")
+    p.add_argument(
+        "--database-url",
+        default="",
+        help="runflow's store in this database (e.g. postgresql+psycopg://…, migrated and seeded by the run) instead "
+        "of a temp SQLite file; not for the report benchmark, whose floor is SQLite's SQL",
+    )
     args = p.parse_args(argv)
     base = QUICK if args.quick else DEFAULTS
     for key, value in base.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.only = tuple(args.only or ALL)
+    if args.database_url and "report" in args.only:
+        p.error("--database-url: the report benchmark runs on SQLite only (leave it out with --only)")
     return args
 
 
@@ -157,7 +165,7 @@ def progress(message: str) -> None:
 async def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], list[str]]:
     figures: list[Figure] = []
     problems: list[str] = []
-    stack = BenchStack(workdir, encrypt=args.encrypt)
+    stack = BenchStack(workdir, encrypt=args.encrypt, store_url=args.database_url)
     if args.server_max_inflight_updates:
         stack.server_args = ["--dynamic-config-value", f"history.maxInFlightUpdates={args.server_max_inflight_updates}"]
     needs_server = any(b in args.only for b in ("overview", "cli", "roundtrip", "burst", "lifecycle", "memory"))
@@ -259,12 +267,17 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     seconds = time.perf_counter() - started
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    if args.database_url:  # never its password
+        from sqlalchemy.engine import make_url
+
+        config["database_url"] = make_url(args.database_url).render_as_string(hide_password=True)
     write_json(args.out, machine, config, figures, started_at, seconds, problems)
     print()
     print(
         f"runflow benchmarks, {started_at}, {machine.get('nproc')} CPUs ({machine.get('cpu_model', '?')}), "
         f"{machine.get('mem_total_mib', '?')} MiB RAM, Python {machine['python']}, temporalio "
-        f"{machine['temporalio']}{', encrypted payloads' if args.encrypt else ''}; ratio = runflow / floor"
+        f"{machine['temporalio']}{', encrypted payloads' if args.encrypt else ''}"
+        f"{', store ' + config['database_url'] if args.database_url else ''}; ratio = runflow / floor"
     )
     print(table(figures))
     for note in problems:

@@ -104,6 +104,7 @@ class BenchStack:
     processes: list[Process] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     server_args: list[str] = field(default_factory=list)
+    store_url: str = ""  # an (empty or runflow's) database to use instead of a temp SQLite file, e.g. PostgreSQL
 
     def server_cpu(self) -> float:
         """CPU seconds the dev server has used so far (0 when it is not running)."""
@@ -124,7 +125,7 @@ class BenchStack:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.workdir / 'runflow.db'}"
+        return self.store_url or f"sqlite:///{self.workdir / 'runflow.db'}"
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
