@@ -151,10 +151,11 @@ def activity_outcome(
         elif decision.kind in ("postpone", "extend"):
             state, below = Outcome.PLANNED, None
         elif decision.kind == "cancel":
-            # The workflow records a cancellation after it has cancelled every seat (its count is 0 then): how many
-            # had registered is the count when the deadline found too few.
+            # A cancellation counts the seats it cancelled; before the workflow's patch `cancel-counts-seats-first`
+            # it recorded 0 (counted after cancelling them): then how many had registered is the count when the
+            # deadline found too few, if it did.
             state = Outcome.CANCELLED
-            registered = below.confirmed if below is not None else decision.confirmed or None
+            registered = decision.confirmed or (below.confirmed if below is not None else None)
             low = decision.reason.startswith(ENGINE_LOW_ENROLMENT) or below is not None
             reason = note or ("för få anmälda" if low else "inställd av samordnaren")
     if state is Outcome.RUNNING and last_end <= as_of:

@@ -112,6 +112,8 @@ ANSWER_BEFORE_RECORDING = "answer-before-recording"
 OPEN_BEFORE_INVITING = "open-before-inviting"
 # search attributes: one upsert per workflow task, of what changed in it (asked first when the run starts).
 SEARCH_ATTRIBUTES_ONCE_PER_TASK = "search-attributes-once-per-task"
+# a cancellation's decision counts the seats as they were, not after cancelling them (it said 0 before).
+CANCEL_COUNTS_SEATS_FIRST = "cancel-counts-seats-first"
 
 
 def refused(why: Refusal) -> ApplicationError:
@@ -317,9 +319,11 @@ class ActivityLifecycleWorkflow:
         await self.settle_seat_changes()
         confirmed = [s.registration_id for s in self.s.book.with_status(SeatStatus.CONFIRMED)]
         waitlisted = [s.registration_id for s in self.s.book.with_status(SeatStatus.WAITLISTED)]
+        seats_taken = self.s.book.confirmed
         self.s.book.cancel_all()
         self.s.ended_at = workflow.now()
-        await self.decide("cancel", by, reason, staff_id)
+        counted = seats_taken if workflow.patched(CANCEL_COUNTS_SEATS_FIRST) else None
+        await self.decide("cancel", by, reason, staff_id, confirmed=counted)
         await self.activity(
             LifecycleActivities.announce,
             Announcement(
@@ -390,13 +394,16 @@ class ActivityLifecycleWorkflow:
                 )
             del self.unrecorded[: len(batch)]
 
-    async def decide(self, kind: str, by: DecisionBy, reason: str, staff_id: str | None = None) -> None:
+    async def decide(
+        self, kind: str, by: DecisionBy, reason: str, staff_id: str | None = None, confirmed: int | None = None
+    ) -> None:
+        """Record a decision with the seats it was taken on (`confirmed`: those counted before it changed them)."""
         decision = Decision(
             at=workflow.now(),
             kind=kind,
             by=by,
             reason=reason,
-            confirmed=self.s.book.confirmed,
+            confirmed=self.s.book.confirmed if confirmed is None else confirmed,
             min_participants=self.plan.min_participants,
             staff_id=staff_id,
         )

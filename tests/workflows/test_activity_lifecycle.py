@@ -128,6 +128,8 @@ async def test_low_enrolment_is_cancelled_by_itself_after_the_grace_period(lab, 
     status = await lab.service.status(plan.id)
     assert status.phase is Phase.CANCELLED
     assert status.decisions[-1].kind == "cancel" and status.decisions[-1].by.value == "engine"
+    assert (status.decisions[-1].confirmed, status.decisions[-1].min_participants) == (1, 2)  # as it was, not 0
+    assert status.confirmed == 0  # every seat cancelled
     [cancelled] = lab.mails("cancelled")
     assert cancelled["To"] == "p0@skola.test" and "för få" in body(cancelled)
     assert calendar_of(cancelled).get("METHOD") == "CANCEL"
@@ -154,6 +156,9 @@ async def test_coordinator_override_run_or_cancel(lab, make_plan, action):
     else:
         assert phase == "cancelled" and status.phase is Phase.CANCELLED
         assert recipients(lab, "cancelled") == ["p0@skola.test"]
+        assert status.decisions[-1].confirmed == 1  # the seats the coordinator cancelled
+        [stored] = [e for e in lab.store.audit_log(plan.id) if e.kind == "cancel"]
+        assert json.loads(stored.details_json)["confirmed"] == 1  # the audit log too
     with pytest.raises(Refused):
         await lab.service.decide(plan.id, OverrideAction.CANCEL)
 
