@@ -43,6 +43,13 @@ def _token_may_go_to(url: urllib.parse.SplitResult) -> bool:
         return False
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is no answer: urllib would follow it with the Authorization header, to wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _get_json(opener: urllib.request.OpenerDirector, url: str, token: str) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
@@ -62,7 +69,10 @@ def activity_through_web(activity_id: str, environ: dict[str, str] | None = None
         return None
     url = f"{base}/api/activities/{urllib.parse.quote(activity_id, safe='')}"
     # To this machine, straight (a proxy from the environment would see the token); elsewhere as the environment says.
-    opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if parts.scheme == "http" else []))
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+    if parts.scheme == "http":
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
     try:
         overview = _get_json(opener, url, token)
         undeliverable = _get_json(opener, url + "/undeliverable", token)

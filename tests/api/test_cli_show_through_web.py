@@ -54,7 +54,14 @@ class StandIn(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the standard library's name
         type(self).seen.append((self.path, self.headers.get("Authorization")))
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}" or type(self).status != 200:
+        if self.path.startswith("/elsewhere"):  # where a redirect would lead
+            self._send(200, OVERVIEW)
+        elif type(self).status in (301, 302, 307, 308):
+            self.send_response(type(self).status)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.headers.get("Authorization") != f"Bearer {TOKEN}" or type(self).status != 200:
             self._send(type(self).status if type(self).status != 200 else 401, {"detail": "no"})
         elif self.path == "/api/activities/lasa-25":
             self._send(200, OVERVIEW)
@@ -109,6 +116,13 @@ def test_an_id_is_one_path_segment(web):
 def test_no_full_answer_means_the_direct_way(web, status):
     StandIn.status = status
     assert activity_through_web("lasa-25", env_for(web)) is None
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_with_the_token(web, status):
+    StandIn.status = status
+    assert activity_through_web("lasa-25", env_for(web)) is None
+    assert [path for path, _ in StandIn.seen] == ["/api/activities/lasa-25"]  # never asked where it pointed
 
 
 def test_no_token_no_web_no_request(web):
