@@ -3,11 +3,11 @@
 Building the command line costs more than answering this command: typer, its click and pydantic (for the
 parameters) take ~110 ms to import, runflow's commands module more. `runflow activity show ID [--json]` is what
 scripts and people ask most, and a running `runflow web` answers it in a few milliseconds (runflow/web_client.py:
-only with the API token in the environment, over HTTPS or to this machine). So the entry looks at the arguments
-first: exactly that command, in its plain forms (the id, and `--json` before or after it), goes to the web; every
-other command line, and every time the web gives no full answer, goes to the command line as before (runflow.cli),
-which then asks Temporal and the store without asking the web again. The output is the command's own
-(runflow/activity_text.py), the same either way.
+only with the API token and the web's address in the environment, over HTTPS or to this machine). So the entry
+looks at the arguments first: exactly that command, in its plain forms (the id, and `--json` before or after it),
+goes to the web; every other command line, and every time the web gives no full answer, goes to the command line
+as before (runflow.cli), which then asks Temporal and the store without asking the web again. The output is the
+command's own (runflow/activity_text.py), the same either way.
 """
 
 from __future__ import annotations
@@ -27,6 +27,18 @@ def show_arguments(args: list[str]) -> tuple[str, bool] | None:
     return ids[0], as_json
 
 
+def _print(text: str) -> None:
+    """As the command line prints: a reader that went away (`| head`) ends the command quietly."""
+    import os
+
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        sys.exit(1)
+
+
 def main() -> None:
     shown = show_arguments(sys.argv[1:])
     if shown is not None:
@@ -36,9 +48,13 @@ def main() -> None:
         if data is not None:
             from runflow.activity_text import activity_text
 
-            sys.stdout.write(activity_text(data, shown[1]) + "\n")
-            sys.stdout.flush()
-            return
+            try:
+                text = activity_text(data, shown[1])
+            except (KeyError, TypeError, ValueError):  # a web of another version: the direct way
+                text = None
+            if text is not None:
+                _print(text)
+                return
     from runflow.cli import main as cli_main
 
     cli_main(web_declined=shown is not None)

@@ -8,8 +8,10 @@ exist once. Nothing here is state: the values are frozen, and a run's own queue 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from types import MappingProxyType
 
 from activities_impl.lifecycle_activities import LifecycleActivities
 from domain.commands import SeatChange
@@ -28,16 +30,18 @@ BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(m
 # Seat changes already answered: rows and confirmations for up to SEAT_CHANGES_PER_BATCH of them. The activity
 # heartbeats while it runs, so a worker killed under it is noticed within 15 s, not after the whole timeout.
 SEAT_CHANGES = Timeouts(start_to_close=timedelta(minutes=10), heartbeat=timedelta(seconds=15))
-ACTIVITY_TIMEOUTS: dict[str, Timeouts] = {  # by activity; every other one is ONE_ROW
-    LifecycleActivities.record_seat_changes.__name__: SEAT_CHANGES,
-    LifecycleActivities.send_invitation.__name__: BULK_MAIL,
-    LifecycleActivities.send_deadline_reminder.__name__: BULK_MAIL,
-    LifecycleActivities.announce.__name__: BULK_MAIL,
-    LifecycleActivities.send_session_reminder.__name__: BULK_MAIL,
-    LifecycleActivities.send_survey.__name__: BULK_MAIL,
-    LifecycleActivities.remind_survey.__name__: BULK_MAIL,
-    LifecycleActivities.send_coordinator_message.__name__: BULK_MAIL,
-}
+ACTIVITY_TIMEOUTS: Mapping[str, Timeouts] = MappingProxyType(
+    {  # by activity; every other one is ONE_ROW
+        LifecycleActivities.record_seat_changes.__name__: SEAT_CHANGES,
+        LifecycleActivities.send_invitation.__name__: BULK_MAIL,
+        LifecycleActivities.send_deadline_reminder.__name__: BULK_MAIL,
+        LifecycleActivities.announce.__name__: BULK_MAIL,
+        LifecycleActivities.send_session_reminder.__name__: BULK_MAIL,
+        LifecycleActivities.send_survey.__name__: BULK_MAIL,
+        LifecycleActivities.remind_survey.__name__: BULK_MAIL,
+        LifecycleActivities.send_coordinator_message.__name__: BULK_MAIL,
+    }
+)  # read-only: one table for every run
 
 
 @dataclass(frozen=True)

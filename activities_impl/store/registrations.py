@@ -26,10 +26,13 @@ from domain.tables import (
 def _insert_if_new(s: Session, values: dict[str, Any]) -> Any:
     """`INSERT … ON CONFLICT (activity_id, email) DO NOTHING RETURNING id` for the store's dialect."""
     # The dialect's own module, imported here: the one the engine uses is loaded already, the other is not needed.
-    if s.get_bind().dialect.name == "postgresql":
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
         from sqlalchemy.dialects import postgresql as dialect
-    else:
+    elif name == "sqlite":
         from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    else:  # pragma: no cover - the store runs on these two
+        raise NotImplementedError(f"the store does not run on {name}")
     return (
         dialect.insert(Participant)
         .values(**values)
@@ -83,7 +86,8 @@ class Registrations(StoreBase):
                 new_id = s.execute(_insert_if_new(s, values)).scalar()
                 if new_id is None:
                     found = self._participant_id(s, activity_id, email)
-                    assert found is not None  # the conflicting row is there: rows are never deleted concurrently
+                    if found is None:  # the row it met went meanwhile (erased, its address with it): ask again
+                        raise StoreError("the registration met a change to the same person; try again", "conflict")
                     return found, True
                 for member in team_members or []:
                     s.add(TeamMember(activity_id=activity_id, participant_id=new_id, name=member))

@@ -7,8 +7,10 @@ answer both ways against a real stack is checked in tests/e2e/test_embedded_stac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +25,6 @@ from runflow.entry import show_arguments
 from runflow.web_client import activity_through_web
 from tests.api.test_cli_imports import HEAVY, cli, loaded_after
 from tests.support.ports import free_port
-from worker.settings import Settings
 
 TOKEN = "api-token-0123456789abcdef0123456789"
 OVERVIEW: dict[str, Any] = {
@@ -147,7 +148,7 @@ def test_the_token_never_goes_in_clear_over_a_network(url, monkeypatch):
 def test_https_anywhere_and_http_to_this_machine(url, monkeypatch):
     asked: list[str] = []
 
-    def answer(opener: Any, full_url: str, token: str) -> Any:
+    def answer(opener: Any, full_url: str, token: str, timeout: float) -> Any:
         asked.append(full_url)
         return OVERVIEW if full_url.endswith("lasa-25") else []
 
@@ -156,8 +157,50 @@ def test_https_anywhere_and_http_to_this_machine(url, monkeypatch):
     assert asked == [f"{url}/api/activities/lasa-25", f"{url}/api/activities/lasa-25/undeliverable"]
 
 
-def test_the_default_web_address_is_the_settings_default():
-    assert Settings.model_fields["web_base_url"].default == web_client.DEFAULT_WEB_BASE_URL
+def test_no_address_no_request(monkeypatch):
+    """Not the settings' default (localhost:8000): whoever listens there is not told the token."""
+
+    def no_request(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("asked a web nobody named")
+
+    monkeypatch.setattr(web_client, "_get_json", no_request)
+    assert activity_through_web("lasa-25", {"RUNFLOW_API_TOKEN": TOKEN}) is None
+
+
+def test_a_bad_address_is_no_answer():
+    assert activity_through_web("lasa-25", env_for("http://localhost:abc")) is None  # http.client's InvalidURL
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"SSH-2.0-OpenSSH_9.2\r\n",  # not HTTP
+        b'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{"id": "lasa-25"',  # cut short
+        b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nnot json",
+        b'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"id": "lasa-25"}',  # not the overview
+    ],
+    ids=["not-http", "cut-short", "not-json", "other-fields"],
+)
+def test_a_reply_that_is_not_the_overview_is_no_answer(reply):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                connection, _ = server.accept()
+                with connection:
+                    connection.recv(4096)
+                    connection.sendall(reply)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        assert activity_through_web("lasa-25", env_for(f"http://127.0.0.1:{server.getsockname()[1]}")) is None
+        thread.join(5)
+
+
+def test_a_web_that_does_not_answer_in_time_is_no_answer(monkeypatch):
+    monkeypatch.setattr(web_client, "TIMEOUT_SECONDS", 0.3)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # listens, never answers
+        assert activity_through_web("lasa-25", env_for(f"http://127.0.0.1:{server.getsockname()[1]}")) is None
 
 
 def test_the_command_prints_the_web_s_answer_for_people_and_programs(web, monkeypatch):
