@@ -78,21 +78,23 @@ def mailing_name(purpose: str) -> str:
     return MAILING_NAMES.get(purpose) or MAILING_NAMES.get(purpose.partition("-")[0]) or purpose
 
 
-HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout for seat changes is 15 s
+HEARTBEAT_EVERY = 3.0  # seconds; the workflow's heartbeat timeout for seat changes and mailings is 15 s
 
 
 @contextlib.asynccontextmanager
-async def heartbeating(every: float = HEARTBEAT_EVERY) -> AsyncIterator[None]:
+async def heartbeating(every: float | None = None) -> AsyncIterator[None]:
     """Heartbeat while the body runs (also through a slow store call or SMTP exchange): a worker that dies under the
     activity is noticed within the heartbeat timeout, and the activity is retried elsewhere."""
     if not activity.in_activity():
         yield
         return
 
+    interval = HEARTBEAT_EVERY if every is None else every
+
     async def beat() -> None:
         while True:
             activity.heartbeat()
-            await asyncio.sleep(every)
+            await asyncio.sleep(interval)
 
     task = asyncio.create_task(beat())
     try:
@@ -189,6 +191,10 @@ class LifecycleActivities:
 
         Addresses refused before in this activity are not tried again, and the organiser, told already, is not
         told again."""
+        async with heartbeating():  # through slow SMTP exchanges too: a dead worker is noticed within 15 s
+            return await self._send_mailing(plan, envelopes)
+
+    async def _send_mailing(self, plan: ActivityPlan, envelopes: list[Envelope]) -> int:
         known = await asyncio.to_thread(self.store.undeliverable_addresses, plan.id, ADDRESS_FAULTS)
         delivered = await self.outbox.send(envelopes, known)
         if envelopes and envelopes[0].purpose != UNDELIVERABLE:

@@ -91,7 +91,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.state import LifecycleInput, LifecycleState
     from workflows import search_attributes as sa
-    from workflows.lifecycle_data import ACTIVITY_TIMEOUTS, ONE_ROW, Unrecorded
+    from workflows.lifecycle_data import ACTIVITY_TIMEOUTS, BULK_MAIL, MAILING, ONE_ROW, Unrecorded
 
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
@@ -114,6 +114,8 @@ OPEN_BEFORE_INVITING = "open-before-inviting"
 SEARCH_ATTRIBUTES_ONCE_PER_TASK = "search-attributes-once-per-task"
 # a cancellation's decision counts the seats as they were, not after cancelling them (it said 0 before).
 CANCEL_COUNTS_SEATS_FIRST = "cancel-counts-seats-first"
+# mailings heartbeat while they run: a heartbeat timeout of 15 s instead of a minute (decided at the first mailing).
+MAILINGS_HEARTBEAT_OFTEN = "mailings-heartbeat-15-seconds"
 
 
 def refused(why: Refusal) -> ApplicationError:
@@ -883,6 +885,8 @@ class ActivityLifecycleWorkflow:
         goes on."""
         name = method.__name__
         timeouts = ACTIVITY_TIMEOUTS.get(name, ONE_ROW)
+        if timeouts is BULK_MAIL and workflow.patched(MAILINGS_HEARTBEAT_OFTEN):
+            timeouts = MAILING
         try:
             return await workflow.execute_activity_method(
                 method,

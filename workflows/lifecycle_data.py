@@ -27,6 +27,9 @@ class Timeouts:
 # died is retried soon. Mailing many people: long, with heartbeats after each message to notice a dead worker.
 ONE_ROW = Timeouts(start_to_close=timedelta(seconds=45))
 BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(minutes=1))
+# Since the patch `mailings-heartbeat-15-seconds`: mailings heartbeat every few seconds while they run (not only
+# after each message), so a worker killed under one is noticed in 15 s and the rest goes out from another.
+MAILING = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(seconds=15))
 # Seat changes already answered: rows and confirmations for up to SEAT_CHANGES_PER_BATCH of them. The activity
 # heartbeats while it runs, so a worker killed under it is noticed within 15 s, not after the whole timeout.
 SEAT_CHANGES = Timeouts(start_to_close=timedelta(minutes=10), heartbeat=timedelta(seconds=15))

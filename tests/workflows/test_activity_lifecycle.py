@@ -407,3 +407,24 @@ def decoded_history(history) -> str:
     raw = history.to_json()
     walk(json.loads(raw))
     return raw + "\n".join(parts)
+
+
+async def test_mailings_are_given_up_on_a_dead_worker_after_15_seconds(lab, make_plan):
+    """Every mailing is scheduled with a heartbeat timeout of 15 s (patch `mailings-heartbeat-15-seconds`; it was a
+    minute), which its activity keeps up while it runs: a worker killed under one is noticed within 15 s."""
+    plan = make_plan(await lab.now(), places=2, min_participants=1)
+    handle = await open_activity(lab, plan)
+    await register(lab, plan, 1)
+    await lab.advance_to(plan.registration.deadline + timedelta(seconds=1))
+    assert (await lab.service.status(plan.id)).phase is Phase.CONFIRMED
+    mailings = {"send_invitation", "send_deadline_reminder", "announce"}
+    scheduled = [
+        event.activity_task_scheduled_event_attributes
+        for event in (await handle.fetch_history()).events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    timeouts = {a.activity_type.name: a.heartbeat_timeout.ToTimedelta() for a in scheduled}
+    assert {"send_invitation", "announce"} <= timeouts.keys()
+    assert {name: t for name, t in timeouts.items() if name in mailings} == dict.fromkeys(
+        mailings & timeouts.keys(), timedelta(seconds=15)
+    )

@@ -37,12 +37,14 @@ from worker.converter import build_data_converter
 from workflows import search_attributes as sa
 from workflows.activity_lifecycle import (
     ANSWER_BEFORE_RECORDING,
+    MAILINGS_HEARTBEAT_OFTEN,
     OPEN_BEFORE_INVITING,
     SEARCH_ATTRIBUTES_ONCE_PER_TASK,
     ActivityLifecycleWorkflow,
 )
 
-PATCHES = {ANSWER_BEFORE_RECORDING, OPEN_BEFORE_INVITING, SEARCH_ATTRIBUTES_ONCE_PER_TASK}
+# The patches this lifecycle (confirmed, not cancelled) takes: their ids are the only plain text in its markers.
+PATCHES = {ANSWER_BEFORE_RECORDING, OPEN_BEFORE_INVITING, SEARCH_ATTRIBUTES_ONCE_PER_TASK, MAILINGS_HEARTBEAT_OFTEN}
 
 KEY_ID = "test-2026-11"
 CODEC = EncryptionCodec({KEY_ID: os.urandom(32)}, KEY_ID)
