@@ -23,6 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from domain.phases import Phase
+from runflow.output import activity_lines, json_text  # the standard library only
 from runflow.schedule_cli import schedule_app  # typer only at import
 from runflow.year_cli import year_app  # typer only at import, like this module
 
@@ -116,7 +117,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def emit(data: dict[str, Any], as_json: bool, human: str | None = None) -> None:
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+        typer.echo(json_text(data))
     else:
         typer.echo(human if human is not None else "\n".join(f"{k}: {v}" for k, v in data.items()))
 
@@ -236,15 +237,10 @@ def activity_start(file: Path, as_json: JsonFlag = False) -> None:
 def activity_show(activity_id: str, as_json: JsonFlag = False) -> None:
     """Phase, counts, next due time, sessions and decisions of one activity.
 
-    Asks a running `runflow web` when RUNFLOW_API_TOKEN is set (over HTTPS, or to this machine), else Temporal and
-    the store; the answer is the same."""
-    from runflow.activity_text import activity_text
-    from runflow.web_client import activity_through_web
-
-    data = None if _web_declined else activity_through_web(activity_id)
-    if data is None:
-        data = _activity_directly(activity_id)
-    typer.echo(activity_text(data, as_json))
+    With RUNFLOW_API_TOKEN and RUNFLOW_WEB_BASE_URL set, the `runflow` command asks the running web first (over HTTPS,
+    or to this machine); the answer is the same."""
+    data = _activity_directly(activity_id)  # the web was asked already, if at all (runflow/entry.py)
+    emit(data, as_json, None if as_json else "\n".join(activity_lines(data)))
 
 
 def _activity_directly(activity_id: str) -> dict[str, Any]:
@@ -732,12 +728,7 @@ def db_upgrade() -> None:
     typer.echo("store is up to date")
 
 
-# Set by the console script's entry (runflow/entry.py) when it asked the web for `activity show` and got no full
-# answer: the command then goes the direct way at once instead of asking again.
-_web_declined = False
-
-
-def main(*, web_declined: bool = False) -> None:
+def main() -> None:
     """Run the CLI, then leave without interpreter teardown.
 
     The Temporal client's native threads can abort a finishing interpreter
@@ -747,8 +738,6 @@ def main(*, web_declined: bool = False) -> None:
     import logging
     import os
 
-    global _web_declined
-    _web_declined = web_declined
     try:
         app()
         code = 0

@@ -6,8 +6,8 @@ scripts and people ask most, and a running `runflow web` answers it in a few mil
 only with the API token and the web's address in the environment, over HTTPS or to this machine). So the entry
 looks at the arguments first: exactly that command, in its plain forms (the id, and `--json` before or after it),
 goes to the web; every other command line, and every time the web gives no full answer, goes to the command line
-as before (runflow.cli), which then asks Temporal and the store without asking the web again. The output is the
-command's own (runflow/activity_text.py), the same either way.
+as before (runflow.cli), whose `activity show` asks Temporal and the store. The output is the
+command's own (runflow/output.py), the same either way.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main() -> None:
 
         data = activity_through_web(shown[0])
         if data is not None:
-            from runflow.activity_text import activity_text
+            from runflow.output import activity_text
 
             try:
                 text = activity_text(data, shown[1])
@@ -57,7 +57,7 @@ def main() -> None:
                 return
     from runflow.cli import main as cli_main
 
-    cli_main(web_declined=shown is not None)
+    cli_main()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 
 TIMEOUT_SECONDS = 2.0  # for both requests together: a web that does not answer in time, the direct way instead
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
-# What the command prints of the overview (runflow/activity_text.py); a reply without them is no answer.
+# What the command prints of the overview (runflow/output.py); a reply without them is no answer.
 OVERVIEW_FIELDS = {"id", "title", "phase", "confirmed", "capacity", "min_participants", "waitlisted", "withdrawn"}
 OVERVIEW_LISTS = ("sessions", "decisions", "surveys")
 

@@ -24,7 +24,8 @@ class Timeouts:
 
 
 # One row in the store and at most one e-mail: longer than the SMTP timeout, short enough that a step whose worker
-# died is retried soon. Mailing many people: long, with heartbeats after each message to notice a dead worker.
+# died is retried soon. Mailing many people: long, with heartbeats; BULK_MAIL's minute is for the runs that started
+# before the patch `mailings-heartbeat-15-seconds` (which then heartbeat only after each message).
 ONE_ROW = Timeouts(start_to_close=timedelta(seconds=45))
 BULK_MAIL = Timeouts(start_to_close=timedelta(minutes=30), heartbeat=timedelta(minutes=1))
 # Since the patch `mailings-heartbeat-15-seconds`: mailings heartbeat every few seconds while they run (not only

@@ -90,6 +90,13 @@ def test_outcomes_from_decisions():
         decision("cancel", 1, "below the minimum and no decision within the grace period", confirmed=0),
     ]
     assert activity_outcome(cancelled, T, end, AS_OF) == (Outcome.CANCELLED, "för få anmälda", 3)
+    # Since the workflow's patch `cancel-counts-seats-first` the cancellation counts its own seats: one withdrew
+    # during the grace period.
+    counted = [cancelled[0], decision("cancel", 1, "below the minimum and no decision within the grace period", 2)]
+    assert activity_outcome(counted, T, end, AS_OF) == (Outcome.CANCELLED, "för få anmälda", 2)
+    # Cancelled by the coordinator while registration was open: how many it cancelled.
+    while_open = [decision("cancel", 1, "cancelled by the coordinator", confirmed=4)]
+    assert activity_outcome(while_open, T, end, AS_OF) == (Outcome.CANCELLED, "inställd av samordnaren", 4)
     # The coordinator cancels while deciding: too few all the same.
     deciding = [cancelled[0], decision("cancel", 1, "cancelled by the coordinator", confirmed=0)]
     assert activity_outcome(deciding, T, end, AS_OF) == (Outcome.CANCELLED, "för få anmälda", 3)

@@ -1,8 +1,16 @@
-"""`runflow activity show` for people: its lines, from its JSON object (the same whichever way it was asked)."""
+"""What commands print, with the standard library only (the console script's entry prints with it before typer is
+imported): one JSON object for programs, and `runflow activity show`'s lines for people, from that same object
+(whichever way it was asked)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+
+def json_text(data: dict[str, Any]) -> str:
+    """Exactly one JSON object: what every command prints with `--json`."""
+    return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def activity_lines(data: dict[str, Any]) -> list[str]:
@@ -30,9 +38,5 @@ def activity_lines(data: dict[str, Any]) -> list[str]:
 
 
 def activity_text(data: dict[str, Any], as_json: bool) -> str:
-    """What the command prints: one JSON object, or the lines."""
-    if as_json:
-        import json
-
-        return json.dumps(data, ensure_ascii=False, default=str)
-    return "\n".join(activity_lines(data))
+    """What `activity show` prints: one JSON object, or the lines."""
+    return json_text(data) if as_json else "\n".join(activity_lines(data))
